@@ -1,0 +1,1 @@
+"""Classic sparse-reward control tasks: MountainCarSparse and MiniHack navigation."""

@@ -1,0 +1,279 @@
+"""MiniHack navigation tasks with an SB3-ready observation preset and text captions."""
+
+from __future__ import annotations
+
+import importlib
+import warnings
+from collections import deque
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+from gymnasium.error import DependencyNotInstalled
+
+INSTALL_HINT = 'pip install -e ".[minihack]"  (nle>=1.3, minihack==1.0.2, minigrid, setuptools<81)'
+NUM_BLSTATS = 27
+ROWS, COLS = 21, 79
+# NetHack 3.6 map symbols that block movement: stone, the eleven wall pieces, bars, tree.
+_BLOCKING_CMAP = frozenset(range(0, 12)) | {17, 18}
+_NOTABLE_CHARS = {
+    ord(">"): "staircase down (goal)",
+    ord("<"): "staircase up",
+    ord("+"): "door",
+    ord("("): "item",
+    ord("`"): "boulder",
+    ord("}"): "water",
+    ord("{"): "fountain",
+    ord("^"): "trap",
+}
+_MONSTER_CHARS = frozenset(range(ord("a"), ord("z") + 1)) | frozenset(range(ord("A"), ord("Z") + 1))
+
+
+def _import_minihack():
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            minihack = importlib.import_module("minihack")
+            nethack = importlib.import_module("nle.nethack")
+    except ImportError as error:
+        raise DependencyNotInstalled(
+            f"MiniHack environments need nle and minihack ({error}); install them with: {INSTALL_HINT}"
+        ) from error
+    return minihack, nethack
+
+
+def _passable_table(nethack: Any) -> np.ndarray:
+    table = np.ones(nethack.MAX_GLYPH + 1, dtype=bool)
+    for glyph in range(nethack.MAX_GLYPH):
+        if nethack.glyph_is_cmap(glyph) and nethack.glyph_to_cmap(glyph) in _BLOCKING_CMAP:
+            table[glyph] = False
+    return table
+
+
+_PASSABLE: np.ndarray | None = None
+
+
+class MiniHackNavigation(gym.Env):
+    """A MiniHack navigation task (reach the staircase down) with an SB3-ready preset.
+
+    ## Description
+    Wraps one MiniHack task (Samvelyan et al., 2021) built on the NetHack Learning
+    Environment. The agent must find and reach the staircase down (``>``); some tasks
+    add doors and keys (KeyRoom), several rooms (MultiRoom) or a river to cross with
+    boulders (River). The task's own sparse reward is left unchanged.
+
+    ## Observation Space
+    ``Dict(glyphs=Box(0, 5976, (crop, crop), float32), blstats=Box(-inf, inf, (27,), float32))``:
+    the egocentric crop of glyph ids around the agent (exact integers stored as float32,
+    embedded by :class:`~densegym.agents.sb3.MiniHackExtractor`) and NetHack's bottom-line
+    statistics (``blstats[0:2]`` is the agent's x, y). Every leaf is float32, so SB3's
+    ``VecNormalize`` never stores normalised values in an integer buffer.
+
+    ## Action Space
+    The task's own ``Discrete`` action set (8 compass moves; KeyRoom adds pick-up and apply).
+
+    ## Rewards
+    MiniHack's defaults: 1 on reaching the goal, 0 otherwise, and −0.01 for a move that
+    does not advance game time (e.g. walking into a wall).
+
+    ## Termination
+    Terminates on reaching the goal or on death. The registered spec truncates at
+    MiniHack's own step budget for the task. ``info`` holds ``is_success`` (every step),
+    ``message`` (the game message) and ``caption`` (a one-line description of what is
+    around the agent, for LLM-based shapers).
+
+    ## Registered Configurations
+    ``densegym/MiniHack-<Task>-v0`` for Room-5x5, Room-15x15, Corridor-R3, KeyRoom-S5,
+    KeyRoom-S15, MultiRoom-N2, MultiRoom-N4, MultiRoom-N6 and River.
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> env = gym.make("densegym/MiniHack-Room-5x5-v0")
+        >>> obs, info = env.reset(seed=0)
+        >>> obs["glyphs"].shape, obs["blstats"].dtype, "caption" in info
+        ((9, 9), dtype('float32'), True)
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+    default_potential = "minihack_goal_distance"
+
+    def __init__(
+        self,
+        task: str = "MiniHack-Room-5x5-v0",
+        crop_size: int = 9,
+        render_mode: str | None = None,
+        **minihack_kwargs: Any,
+    ):
+        global _PASSABLE
+        minihack, nethack = _import_minihack()
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        if task not in gym.registry:
+            raise ValueError(f"unknown MiniHack task {task!r}")
+        if crop_size < 3 or crop_size % 2 == 0:
+            raise ValueError(f"crop_size must be an odd number >= 3, got {crop_size}")
+        self.task_id = task
+        self.render_mode = render_mode
+        self.crop_size = crop_size
+        self._nethack = nethack
+        entry = gym.registry[task].entry_point
+        module_name, _, cls_name = entry.partition(":")
+        cls = getattr(importlib.import_module(module_name), cls_name)
+        self._game = cls(
+            observation_keys=("glyphs", "chars", "glyphs_crop", "chars_crop", "blstats", "message"),
+            obs_crop_h=crop_size,
+            obs_crop_w=crop_size,
+            # Time limits live in the registered spec, not in NLE.
+            max_episode_steps=10**9,
+            **minihack_kwargs,
+        )
+        if _PASSABLE is None:
+            _PASSABLE = _passable_table(nethack)
+        self.action_space = spaces.Discrete(self._game.action_space.n)
+        self.observation_space = spaces.Dict(
+            {
+                "glyphs": spaces.Box(0, nethack.MAX_GLYPH, (crop_size, crop_size), np.float32),
+                "blstats": spaces.Box(-np.inf, np.inf, (NUM_BLSTATS,), np.float32),
+            }
+        )
+        self.action_names = [getattr(a, "name", str(a)) for a in self._game.actions]
+        self.task = {
+            "id": task,
+            "goal": "Reach the staircase down ('>'); it may lie behind doors, rooms or water.",
+            "observation": {
+                "glyphs": f"{crop_size}x{crop_size} NetHack glyph ids centred on the agent",
+                "blstats": "27 bottom-line stats; blstats[0], blstats[1] = agent x, y",
+            },
+            "actions": dict(enumerate(self.action_names)),
+            "reward": "1 on reaching the goal, 0 otherwise (-0.01 for moves that waste no time)",
+            "info": {
+                "is_success": "bool, True on reaching the goal",
+                "message": "the game's message line",
+                "caption": "one line: agent position and notable things nearby",
+            },
+        }
+        self._raw: dict[str, np.ndarray] = {}
+        self._distance_cache: dict[bytes, np.ndarray] = {}
+
+    # -- gymnasium API --------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Start a new game; the NetHack RNGs are seeded from ``self.np_random``."""
+        super().reset(seed=seed)
+        core, disp = (int(s) for s in self.np_random.integers(0, 2**62, size=2))
+        self._game.seed(core, disp, reseed=False)
+        raw, _ = self._game.reset()
+        self._raw = raw
+        return self._observation(), self._info(success=False)
+
+    def step(self, action: int):
+        """Take one game action."""
+        raw, reward, terminated, _, game_info = self._game.step(int(action))
+        self._raw = raw
+        success = game_info.get("end_status") == self._game.StepStatus.TASK_SUCCESSFUL
+        return self._observation(), float(reward), bool(terminated), False, self._info(success)
+
+    def render(self) -> str | None:
+        """Return the map as text (``ansi``)."""
+        if self.render_mode != "ansi" or not self._raw:
+            return None
+        rows = (bytes(row).decode("latin-1").rstrip() for row in self._raw["chars"])
+        return "\n".join(row for row in rows if row)
+
+    def close(self) -> None:
+        """Close the NetHack process."""
+        self._game.close()
+
+    # -- helpers for shapers ----------------------------------------------------
+    def agent_position(self) -> tuple[int, int]:
+        """The agent's (x, y) on the 21×79 map."""
+        blstats = self._raw["blstats"]
+        return int(blstats[0]), int(blstats[1])
+
+    def state_key(self, obs: dict[str, np.ndarray]) -> tuple[int, int, int]:
+        """Agent position and dungeon depth: the key count bonuses use."""
+        blstats = obs["blstats"]
+        return int(blstats[0]), int(blstats[1]), int(blstats[12])
+
+    def goal_distance(self) -> int | None:
+        """BFS steps from the agent to the nearest visible goal, ``None`` if none is visible."""
+        chars = self._raw["chars"]
+        if not (chars == ord(">")).any():
+            return None
+        passable = _PASSABLE[self._raw["glyphs"]]
+        key = np.packbits(passable).tobytes()
+        field = self._distance_cache.get(key)
+        if field is None:
+            if len(self._distance_cache) > 256:
+                self._distance_cache.clear()
+            field = _distance_field(passable, np.argwhere(chars == ord(">")))
+            self._distance_cache[key] = field
+        x, y = self.agent_position()
+        distance = int(field[y, x])
+        return None if distance < 0 else distance
+
+    def max_distance(self) -> int:
+        """Distance at which the goal-distance potential bottoms out."""
+        return ROWS + COLS
+
+    def caption(self) -> str:
+        """One line: the agent's position and the notable things in its crop."""
+        chars = self._raw["chars_crop"]
+        centre = self.crop_size // 2
+        seen = []
+        rows, cols = np.nonzero(chars != ord("."))
+        for r, c in zip(rows.tolist(), cols.tolist()):
+            code = int(chars[r, c])
+            label = _NOTABLE_CHARS.get(code)
+            if label is None and code in _MONSTER_CHARS:
+                label = f"monster '{chr(code)}'"
+            if label is None:
+                continue
+            dy, dx = r - centre, c - centre
+            where = " ".join(
+                part
+                for part in (
+                    f"{abs(dx)} {'east' if dx > 0 else 'west'}" if dx else "",
+                    f"{abs(dy)} {'south' if dy > 0 else 'north'}" if dy else "",
+                )
+                if part
+            )
+            seen.append(f"{label} {where}".strip())
+        x, y = self.agent_position()
+        nearby = "; ".join(seen) if seen else "nothing notable"
+        return f"You are at x={x}, y={y}. Nearby: {nearby}."
+
+    def message(self) -> str:
+        """The game's current message line."""
+        text = bytes(self._raw["message"]).split(b"\0", 1)[0]
+        return text.decode("latin-1").strip()
+
+    # -- internals ----------------------------------------------------------------
+    def _observation(self) -> dict[str, np.ndarray]:
+        return {
+            "glyphs": self._raw["glyphs_crop"].astype(np.float32),
+            "blstats": self._raw["blstats"].astype(np.float32),
+        }
+
+    def _info(self, success: bool) -> dict[str, Any]:
+        return {"is_success": bool(success), "message": self.message(), "caption": self.caption()}
+
+
+def _distance_field(passable: np.ndarray, goals: np.ndarray) -> np.ndarray:
+    """Multi-source BFS distances (8-connected, like NetHack moves); -1 where unreachable."""
+    rows, cols = passable.shape
+    field = np.full((rows, cols), -1, dtype=np.int32)
+    queue: deque[tuple[int, int]] = deque()
+    for r, c in goals:
+        field[r, c] = 0
+        queue.append((int(r), int(c)))
+    while queue:
+        r, c = queue.popleft()
+        next_distance = field[r, c] + 1
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                nr, nc = r + dr, c + dc
+                if 0 <= nr < rows and 0 <= nc < cols and field[nr, nc] < 0 and passable[nr, nc]:
+                    field[nr, nc] = next_distance
+                    queue.append((nr, nc))
+    return field
