@@ -68,6 +68,33 @@ ENTRIES: tuple[EnvEntry, ...] = (
     _minihack("MultiRoom-N4", 120),
     _minihack("MultiRoom-N6", 240),
     _minihack("River", 350),
+    # Language reasoning: one step per action; budgets leave room beyond the longest
+    # oracle solution (Arithmetic 7+1, WordProblems 8+1, Countdown 5+1 steps).
+    EnvEntry(
+        name="Arithmetic",
+        base="densegym.envs.reasoning.arithmetic:ArithmeticEnv",
+        max_episode_steps=16,
+        world="reasoning",
+    ),
+    EnvEntry(
+        name="WordProblems",
+        base="densegym.envs.reasoning.word_problems:WordProblemsEnv",
+        max_episode_steps=16,
+        world="reasoning",
+    ),
+    EnvEntry(
+        name="Countdown",
+        base="densegym.envs.reasoning.countdown:CountdownEnv",
+        max_episode_steps=12,
+        world="reasoning",
+    ),
+    # Needs path= (a GSM8K-format JSONL file); without it gym.make raises a clear error.
+    EnvEntry(
+        name="GSM8K",
+        base="densegym.envs.reasoning.gsm8k:GSM8KEnv",
+        max_episode_steps=24,
+        world="reasoning",
+    ),
 )
 
 ENV_IDS: tuple[str, ...] = tuple(entry.id for entry in ENTRIES)

@@ -44,8 +44,8 @@ class RunningMeanStd:
     Example:
         >>> rms = RunningMeanStd()
         >>> rms.update(np.array([1.0, 2.0, 3.0]))
-        >>> round(rms.mean, 6), round(rms.var, 6)
-        (2.0, 0.666667)
+        >>> round(rms.mean, 3), round(rms.var, 3)
+        (2.0, 0.667)
     """
 
     def __init__(self, epsilon: float = 1e-4):
@@ -80,7 +80,9 @@ class RunningMeanStd:
         self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
 
 
-def _parse_clip(clip: float | tuple[float, float] | list[float] | None) -> tuple[float, float] | None:
+def _parse_clip(
+    clip: float | tuple[float, float] | list[float] | None,
+) -> tuple[float, float] | None:
     if clip is None:
         return None
     if isinstance(clip, (int, float)):
@@ -165,6 +167,26 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     def on_reset(self, obs: Any, info: dict[str, Any]) -> None:
         """Reset per-episode state; called after the inner env resets."""
 
+    def shaping_times(self) -> dict[str, dict[str, float]]:
+        """Return the cumulative compute time of every shaper in this stack, innermost first.
+
+        Timing is kept out of ``info`` (wall-clock values there would make seeded steps
+        non-reproducible); with SB3, read it with ``vec_env.env_method("shaping_times")``.
+
+        Returns:
+            ``{term: {"seconds": total seconds, "steps": steps timed}}``.
+        """
+        times: dict[str, dict[str, float]] = {}
+        current: Any = self
+        while current is not None:
+            if isinstance(current, ShapedReward):
+                times[current.term_name] = {
+                    "seconds": current.compute_seconds,
+                    "steps": float(current.compute_steps),
+                }
+            current = getattr(current, "env", None)
+        return dict(reversed(list(times.items())))
+
     # -- learned-module interface (no-ops for stateless shapers) -------------
     def freeze(self) -> None:
         """Stop every update (learned weights, counts and normalisation statistics)."""
@@ -212,8 +234,9 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self.compute_steps += 1
         value = self._postprocess(raw, info)
         contribution = self.coef * value
+        # Timing stays on the wrapper (compute_seconds / compute_steps), not in ``info``:
+        # wall-clock values in ``info`` would make seeded steps non-reproducible.
         terms[self.term_name] = contribution
-        info.setdefault("shaping_ms", {})[self.term_name] = elapsed * 1e3
         self._last_obs = obs
         return obs, float(reward) + contribution, terminated, truncated, info
 

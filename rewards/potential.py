@@ -13,7 +13,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-
 from densegym.rewards.core import ShapedReward, Transition
 
 #: A potential maps (unwrapped env, observation) to a float.
@@ -49,7 +48,8 @@ def get_potential(name: str) -> Potential:
     """Look up a potential by name; unknown names list the registered ones."""
     if name not in _POTENTIALS:
         raise ValueError(
-            f"unknown potential {name!r}; registered potentials: {', '.join(available_potentials())}"
+            f"unknown potential {name!r}; "
+            f"registered potentials: {', '.join(available_potentials())}"
         )
     return _POTENTIALS[name]
 

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
-
 from densegym.rewards.core import ShapedReward
 
 _REGISTRY: dict[str, type[ShapedReward] | str] = {}
@@ -63,9 +62,7 @@ def available() -> list[str]:
 def shaper_class(name: str) -> type[ShapedReward]:
     """Resolve a registered name to its class, importing it if it was registered lazily."""
     if name not in _REGISTRY:
-        raise ValueError(
-            f"unknown shaper {name!r}; registered shapers: {', '.join(available())}"
-        )
+        raise ValueError(f"unknown shaper {name!r}; registered shapers: {', '.join(available())}")
     entry = _REGISTRY[name]
     if isinstance(entry, str):
         module_name, _, attr = entry.partition(":")
@@ -101,8 +98,13 @@ def normalize_spec(shaping: Any) -> list[dict[str, Any]]:
             return []
         return [{"id": part.strip()} for part in text.split("+") if part.strip()]
     if isinstance(shaping, dict):
-        if "id" not in shaping or not isinstance(shaping["id"], str):
+        if "id" not in shaping:
             raise ValueError(f"a shaping dict needs a string 'id' key, got {shaping!r}")
+        if not isinstance(shaping["id"], str):
+            raise TypeError(
+                "a shaping dict's 'id' must be a registered shaper name (data, not a "
+                f"callable); got {type(shaping['id']).__name__}"
+            )
         if shaping["id"].lower() in NO_SHAPING:
             return []
         return [dict(shaping)]
@@ -217,3 +219,8 @@ def shaping_label(shaping: Any) -> str:
 register("potential", "densegym.rewards.potential:PotentialShaping")
 register("step_penalty", "densegym.rewards.penalty:StepPenalty")
 register("count", "densegym.rewards.intrinsic.counts:CountBonus")
+register("rnd", "densegym.rewards.intrinsic.rnd:RNDBonus")
+register("icm", "densegym.rewards.intrinsic.icm:ICMBonus")
+register("e3b", "densegym.rewards.intrinsic.e3b:E3BBonus")
+register("noveld", "densegym.rewards.intrinsic.noveld:NovelDBonus")
+register("global_episodic", "densegym.rewards.intrinsic.global_episodic:GlobalEpisodicBonus")

@@ -27,7 +27,19 @@ _NOTABLE_CHARS = {
     ord("{"): "fountain",
     ord("^"): "trap",
 }
-_MONSTER_CHARS = frozenset(range(ord("a"), ord("z") + 1)) | frozenset(range(ord("A"), ord("Z") + 1))
+_CAPTION_LUT = np.zeros(256, dtype=bool)
+_CAPTION_LUT[list(_NOTABLE_CHARS)] = True
+_CAPTION_LUT[[ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"]] = True
+_CHAR_COLOURS = np.zeros((256, 3), dtype=np.uint8)
+_CHAR_COLOURS[ord(".")] = (90, 90, 90)
+_CHAR_COLOURS[[ord("|"), ord("-")]] = (200, 200, 200)
+_CHAR_COLOURS[ord("@")] = (255, 255, 255)
+_CHAR_COLOURS[ord(">")] = (0, 220, 0)
+_CHAR_COLOURS[ord("+")] = (170, 110, 40)
+_CHAR_COLOURS[ord("}")] = (30, 60, 220)
+_CHAR_COLOURS[ord("`")] = (140, 140, 100)
+_CHAR_COLOURS[ord("(")] = (230, 200, 0)
+_CHAR_COLOURS[ord("#")] = (60, 60, 60)
 
 
 def _import_minihack():
@@ -38,7 +50,8 @@ def _import_minihack():
             nethack = importlib.import_module("nle.nethack")
     except ImportError as error:
         raise DependencyNotInstalled(
-            f"MiniHack environments need nle and minihack ({error}); install them with: {INSTALL_HINT}"
+            f"MiniHack environments need nle and minihack ({error}); "
+            f"install them with: {INSTALL_HINT}"
         ) from error
     return minihack, nethack
 
@@ -52,6 +65,7 @@ def _passable_table(nethack: Any) -> np.ndarray:
 
 
 _PASSABLE: np.ndarray | None = None
+_GOAL_GLYPH = -1  # set on first use: the glyph of the staircase down
 
 
 class MiniHackNavigation(gym.Env):
@@ -95,7 +109,7 @@ class MiniHackNavigation(gym.Env):
         ((9, 9), dtype('float32'), True)
     """
 
-    metadata = {"render_modes": ["ansi"]}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
     default_potential = "minihack_goal_distance"
 
     def __init__(
@@ -121,15 +135,21 @@ class MiniHackNavigation(gym.Env):
         module_name, _, cls_name = entry.partition(":")
         cls = getattr(importlib.import_module(module_name), cls_name)
         self._game = cls(
-            observation_keys=("glyphs", "chars", "glyphs_crop", "chars_crop", "blstats", "message"),
-            obs_crop_h=crop_size,
-            obs_crop_w=crop_size,
+            # Crops are cut here (one slice of a padded buffer) rather than by MiniHack,
+            # whose per-key np.pad costs ~40 µs a step.
+            observation_keys=("glyphs", "chars", "blstats", "message"),
             # Time limits live in the registered spec, not in NLE.
             max_episode_steps=10**9,
             **minihack_kwargs,
         )
         if _PASSABLE is None:
+            global _GOAL_GLYPH
             _PASSABLE = _passable_table(nethack)
+            _GOAL_GLYPH = next(
+                g
+                for g in range(nethack.MAX_GLYPH)
+                if nethack.glyph_is_cmap(g) and nethack.glyph_to_cmap(g) == 24  # S_dnstair
+            )
         self.action_space = spaces.Discrete(self._game.action_space.n)
         self.observation_space = spaces.Dict(
             {
@@ -154,31 +174,57 @@ class MiniHackNavigation(gym.Env):
             },
         }
         self._raw: dict[str, np.ndarray] = {}
-        self._distance_cache: dict[bytes, np.ndarray] = {}
+        half = crop_size // 2
+        self._padded_glyphs = np.full(
+            (ROWS + 2 * half, COLS + 2 * half), nethack.MAX_GLYPH, np.int16
+        )
+        self._padded_chars = np.full((ROWS + 2 * half, COLS + 2 * half), ord(" "), dtype=np.uint8)
+        self._glyph_crop = np.zeros((crop_size, crop_size), dtype=np.int16)
+        self._char_crop = np.zeros((crop_size, crop_size), dtype=np.uint8)
+        self._field: np.ndarray | None = None
+        self._field_glyphs: np.ndarray | None = None
 
     # -- gymnasium API --------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Start a new game; the NetHack RNGs are seeded from ``self.np_random``."""
         super().reset(seed=seed)
         core, disp = (int(s) for s in self.np_random.integers(0, 2**62, size=2))
-        self._game.seed(core, disp, reseed=False)
+        minigrid_env = getattr(self._game, "minigrid_env", None)
+        if minigrid_env is None:
+            self._game.seed(core, disp, reseed=False)
+        else:
+            # MultiRoom tasks draw their layout from a MiniGrid env, and MiniHack 1.0.2's
+            # MiniGridHack.seed calls the removed gym `Env.seed`. Seed the layout generator
+            # through Gymnasium's reset(seed=...) (the game's reset then draws from it) and
+            # NetHack's RNGs through the NLE base method.
+            from minihack.envs.minigrid import MiniGridHack
+
+            minigrid_env.reset(seed=int(self.np_random.integers(0, 2**31)))
+            super(MiniGridHack, self._game).seed(core, disp, reseed=False)
         raw, _ = self._game.reset()
         self._raw = raw
+        self._field = None
+        self._field_glyphs = None
+        self._crop()
         return self._observation(), self._info(success=False)
 
     def step(self, action: int):
         """Take one game action."""
         raw, reward, terminated, _, game_info = self._game.step(int(action))
         self._raw = raw
+        self._crop()
         success = game_info.get("end_status") == self._game.StepStatus.TASK_SUCCESSFUL
         return self._observation(), float(reward), bool(terminated), False, self._info(success)
 
-    def render(self) -> str | None:
-        """Return the map as text (``ansi``)."""
-        if self.render_mode != "ansi" or not self._raw:
+    def render(self) -> str | np.ndarray | None:
+        """Return the map as text (``ansi``) or as a small colour image (``rgb_array``)."""
+        if not self._raw or self.render_mode is None:
             return None
-        rows = (bytes(row).decode("latin-1").rstrip() for row in self._raw["chars"])
-        return "\n".join(row for row in rows if row)
+        if self.render_mode == "ansi":
+            rows = (bytes(row).decode("latin-1").rstrip() for row in self._raw["chars"])
+            return "\n".join(row for row in rows if row)
+        cells = _CHAR_COLOURS[self._raw["chars"]]
+        return np.repeat(np.repeat(cells, 6, axis=0), 6, axis=1)
 
     def close(self) -> None:
         """Close the NetHack process."""
@@ -196,21 +242,37 @@ class MiniHackNavigation(gym.Env):
         return int(blstats[0]), int(blstats[1]), int(blstats[12])
 
     def goal_distance(self) -> int | None:
-        """BFS steps from the agent to the nearest visible goal, ``None`` if none is visible."""
-        chars = self._raw["chars"]
-        if not (chars == ord(">")).any():
+        """BFS steps from the agent to the nearest visible goal, ``None`` if none is visible.
+
+        The distance field is recomputed only when a cell's passability changed since the
+        last computation (new cells seen, a door opened, the goal appeared), so most steps
+        cost one array comparison.
+        """
+        glyphs = self._raw["glyphs"]
+        if self._field_glyphs is None or self._map_changed(glyphs):
+            chars = self._raw["chars"]
+            goals = np.argwhere(chars == ord(">"))
+            self._field = _distance_field(_PASSABLE[glyphs], goals) if len(goals) else None
+            self._field_glyphs = glyphs.copy()
+        if self._field is None:
             return None
-        passable = _PASSABLE[self._raw["glyphs"]]
-        key = np.packbits(passable).tobytes()
-        field = self._distance_cache.get(key)
-        if field is None:
-            if len(self._distance_cache) > 256:
-                self._distance_cache.clear()
-            field = _distance_field(passable, np.argwhere(chars == ord(">")))
-            self._distance_cache[key] = field
         x, y = self.agent_position()
-        distance = int(field[y, x])
+        distance = int(self._field[y, x])
         return None if distance < 0 else distance
+
+    def _map_changed(self, glyphs: np.ndarray) -> bool:
+        before = self._field_glyphs.ravel()
+        changed = np.flatnonzero(glyphs.ravel() != before)
+        if changed.size == 0:
+            return False
+        if changed.size > 8:
+            return True
+        now = glyphs.ravel()[changed]
+        for new, old in zip(now.tolist(), before[changed].tolist()):
+            if _PASSABLE[new] != _PASSABLE[old] or new == _GOAL_GLYPH:
+                return True
+        before[changed] = now  # only monsters or the agent moved: the field is still valid
+        return False
 
     def max_distance(self) -> int:
         """Distance at which the goal-distance potential bottoms out."""
@@ -218,27 +280,22 @@ class MiniHackNavigation(gym.Env):
 
     def caption(self) -> str:
         """One line: the agent's position and the notable things in its crop."""
-        chars = self._raw["chars_crop"]
+        chars = self._char_crop
         centre = self.crop_size // 2
         seen = []
-        rows, cols = np.nonzero(chars != ord("."))
+        rows, cols = np.nonzero(_CAPTION_LUT[chars])
         for r, c in zip(rows.tolist(), cols.tolist()):
-            code = int(chars[r, c])
-            label = _NOTABLE_CHARS.get(code)
-            if label is None and code in _MONSTER_CHARS:
-                label = f"monster '{chr(code)}'"
-            if label is None:
+            if r == centre and c == centre:
                 continue
+            code = int(chars[r, c])
+            label = _NOTABLE_CHARS.get(code) or f"monster '{chr(code)}'"
             dy, dx = r - centre, c - centre
-            where = " ".join(
-                part
-                for part in (
-                    f"{abs(dx)} {'east' if dx > 0 else 'west'}" if dx else "",
-                    f"{abs(dy)} {'south' if dy > 0 else 'north'}" if dy else "",
-                )
-                if part
-            )
-            seen.append(f"{label} {where}".strip())
+            parts = []
+            if dx:
+                parts.append(f"{abs(dx)} {'east' if dx > 0 else 'west'}")
+            if dy:
+                parts.append(f"{abs(dy)} {'south' if dy > 0 else 'north'}")
+            seen.append(f"{label} {' '.join(parts)}")
         x, y = self.agent_position()
         nearby = "; ".join(seen) if seen else "nothing notable"
         return f"You are at x={x}, y={y}. Nearby: {nearby}."
@@ -249,9 +306,18 @@ class MiniHackNavigation(gym.Env):
         return text.decode("latin-1").strip()
 
     # -- internals ----------------------------------------------------------------
+    def _crop(self) -> None:
+        half = self.crop_size // 2
+        self._padded_glyphs[half : half + ROWS, half : half + COLS] = self._raw["glyphs"]
+        self._padded_chars[half : half + ROWS, half : half + COLS] = self._raw["chars"]
+        x, y = self.agent_position()
+        # Padded coordinates of the agent are (y + half, x + half); the crop starts half before.
+        self._glyph_crop[:] = self._padded_glyphs[y : y + self.crop_size, x : x + self.crop_size]
+        self._char_crop[:] = self._padded_chars[y : y + self.crop_size, x : x + self.crop_size]
+
     def _observation(self) -> dict[str, np.ndarray]:
         return {
-            "glyphs": self._raw["glyphs_crop"].astype(np.float32),
+            "glyphs": self._glyph_crop.astype(np.float32),
             "blstats": self._raw["blstats"].astype(np.float32),
         }
 

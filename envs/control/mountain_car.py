@@ -43,14 +43,16 @@ class MountainCarSparseEnv(gym.Env):
         >>> import gymnasium as gym, densegym
         >>> env = gym.make("densegym/MountainCarSparse-v0")
         >>> obs, info = env.reset(seed=0)
-        >>> obs.shape, env.action_space.n
+        >>> obs.shape, int(env.action_space.n)
         ((2,), 3)
     """
 
     metadata = {"render_modes": ["rgb_array", "ansi"], "render_fps": 30}
     default_potential = "mountaincar_energy"
 
-    def __init__(self, render_mode: str | None = None, position_bins: int = 18, velocity_bins: int = 14):
+    def __init__(
+        self, render_mode: str | None = None, position_bins: int = 18, velocity_bins: int = 14
+    ):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         self.render_mode = render_mode

@@ -9,7 +9,6 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-
 from densegym.rewards.core import LearnedShaper, Transition
 
 _MODES = ("global", "episodic")
@@ -46,11 +45,13 @@ class CountBonus(LearnedShaper):
         mode: ``"global"`` counts across the whole run, ``"episodic"`` resets every episode.
         key: ``"env"`` (the env's own ``state_key``) or ``"observation"`` (raw bytes).
         online: count every state seen (else only states passed to :meth:`update`).
-        coef, normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
+        coef: weight of the bonus; the default 0.05 keeps an episode's bonus below the
+            task's reward of 1, so the bonus guides exploration without replacing the goal.
+        normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
 
     Example:
         >>> import gymnasium as gym, densegym
-        >>> env = gym.make("densegym/MountainCarSparse-v0", shaping={"id": "count"})
+        >>> env = gym.make("densegym/MountainCarSparse-v0", shaping={"id": "count", "coef": 1.0})
         >>> _ = env.reset(seed=0)
         >>> first = env.step(1)[4]["reward_terms"]["count"]
         >>> second = env.step(1)[4]["reward_terms"]["count"]  # same cell again
@@ -67,7 +68,7 @@ class CountBonus(LearnedShaper):
         mode: str = "global",
         key: str = "env",
         online: bool = True,
-        coef: float = 1.0,
+        coef: float = 0.05,
         normalize: bool = False,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,
@@ -99,7 +100,8 @@ class CountBonus(LearnedShaper):
         key = self.state_key(transition.next_obs)
         if self.learning or self.mode == "episodic":
             self.counts[key] += 1
-        return 1.0 / np.sqrt(max(self.counts[key], 1))
+        # .get, not [key]: a lookup on the defaultdict would insert zero counts while frozen.
+        return 1.0 / np.sqrt(max(self.counts.get(key, 0), 1))
 
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
         """Count the ``next_obs`` states of a batch (for offline / batched counting)."""

@@ -1,0 +1,1 @@
+"""LLM-specific agents: LLM policies, verifier-guided search and LM trainers."""

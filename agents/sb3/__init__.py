@@ -1,0 +1,1 @@
+"""Stable-Baselines3 training, callbacks and feature extractors for densegym envs."""

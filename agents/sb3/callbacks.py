@@ -1,0 +1,208 @@
+"""SB3 callbacks: densegym's TensorBoard scalars, learning curves and a progress bar."""
+
+from __future__ import annotations
+
+import csv
+import time
+from collections import defaultdict, deque
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+
+from densegym import logging as names
+
+
+class EpisodeStats:
+    """Per-episode sums of every reward term, success and length, for K sub-envs.
+
+    Example:
+        >>> stats = EpisodeStats(n_envs=1, window=10)
+        >>> stats.add_step(0, {"reward_terms": {"extrinsic": 0.0, "count": 1.0}}, done=False)
+        >>> stats.add_step(0, {"reward_terms": {"extrinsic": 1.0, "count": 0.5},
+        ...                    "is_success": True}, done=True)
+        >>> stats.summary()["reward/count"], stats.summary()["episode/success_rate"]
+        (1.5, 1.0)
+    """
+
+    def __init__(self, n_envs: int, window: int = 30):
+        self.window = window
+        self.running: list[defaultdict[str, float]] = [defaultdict(float) for _ in range(n_envs)]
+        self.lengths = [0] * n_envs
+        self.episodes: deque[dict[str, float]] = deque(maxlen=window)
+        self.total_episodes = 0
+        self.shaping_ms: defaultdict[str, list[float]] = defaultdict(list)
+        self.llm = {"tokens": 0.0, "calls": 0.0}
+
+    def add_step(
+        self, env_index: int, info: dict[str, Any], done: bool, reward: float | None = None
+    ) -> None:
+        """Fold one sub-env step into the running sums; close the episode on ``done``.
+
+        An unshaped env has no ``reward_terms``; its ``reward`` is the extrinsic term.
+        """
+        sums = self.running[env_index]
+        terms = info.get("reward_terms")
+        if terms is None:
+            terms = {names.EXTRINSIC: 0.0 if reward is None else float(reward)}
+        for term, value in terms.items():
+            sums[term] += float(value)
+        for term, ms in info.get("shaping_ms", {}).items():
+            self.shaping_ms[term].append(float(ms))
+        usage = info.get("llm_usage")
+        if usage:
+            self.llm["tokens"] += float(usage.get("tokens", 0))
+            self.llm["calls"] += float(usage.get("calls", 0))
+        self.lengths[env_index] += 1
+        if done:
+            record = {names.reward_tag(term): value for term, value in sums.items()}
+            record[names.SUCCESS_RATE] = float(bool(info.get("is_success", False)))
+            record[names.EPISODE_LENGTH] = float(self.lengths[env_index])
+            self.episodes.append(record)
+            self.total_episodes += 1
+            self.running[env_index] = defaultdict(float)
+            self.lengths[env_index] = 0
+
+    def summary(self) -> dict[str, float]:
+        """Means over the last ``window`` episodes, plus shaping cost since the last call."""
+        out: dict[str, float] = {}
+        if self.episodes:
+            keys = {key for record in self.episodes for key in record}
+            for key in sorted(keys):
+                out[key] = float(np.mean([record.get(key, 0.0) for record in self.episodes]))
+        for term, values in self.shaping_ms.items():
+            if values:
+                out[names.shaping_time_tag(term)] = float(np.mean(values))
+        self.shaping_ms = defaultdict(list)
+        out[names.EPISODES] = float(self.total_episodes)
+        if self.llm["calls"]:
+            out[names.LLM_TOKENS] = self.llm["tokens"]
+            out[names.LLM_CALLS] = self.llm["calls"]
+        return out
+
+
+class MetricsCallback(BaseCallback):
+    """Writes densegym's scalar names to the SB3 logger and a ``curve.csv`` learning curve.
+
+    Scalars: ``reward/extrinsic``, ``reward/<term>`` (per-episode sums),
+    ``episode/success_rate``, ``episode/length``, ``shaping/<term>_ms_per_step``,
+    ``llm/tokens``, ``llm/calls`` and ``time/fps``.
+
+    Args:
+        curve_path: CSV file that receives one row per log point (appended on resume).
+        log_every: minimum env steps between two log points.
+        window: number of recent episodes the means cover.
+    """
+
+    CURVE_FIELDS = ("timesteps", "episodes", "success_rate", "extrinsic_return", "shaped_return")
+
+    def __init__(
+        self, curve_path: str | Path | None = None, log_every: int = 1000, window: int = 30
+    ):
+        super().__init__()
+        self.curve_path = Path(curve_path) if curve_path else None
+        self.log_every = log_every
+        self.window = window
+        self.stats: EpisodeStats | None = None
+        self.last_log = -1
+        self.latest: dict[str, float] = {}
+        self._fps_start = (0.0, 0)
+
+    def _on_training_start(self) -> None:
+        self.stats = EpisodeStats(self.training_env.num_envs, self.window)
+        self.last_log = self.num_timesteps
+        self._fps_start = (time.perf_counter(), self.num_timesteps)
+        if self.curve_path is not None and not self.curve_path.exists():
+            self.curve_path.parent.mkdir(parents=True, exist_ok=True)
+            with self.curve_path.open("w", newline="") as handle:
+                csv.writer(handle).writerow(self.CURVE_FIELDS)
+
+    def _on_step(self) -> bool:
+        assert self.stats is not None
+        infos = self.locals.get("infos", [])
+        dones = self.locals.get("dones", np.zeros(len(infos), dtype=bool))
+        rewards = self.locals.get("rewards", np.zeros(len(infos)))
+        for index, (info, done, reward) in enumerate(zip(infos, dones, rewards)):
+            self.stats.add_step(index, info, bool(done), float(reward))
+        return True
+
+    def _on_rollout_end(self) -> None:
+        if self.num_timesteps - self.last_log >= self.log_every:
+            self.log_now()
+
+    def _on_training_end(self) -> None:
+        self.log_now()
+
+    def log_now(self) -> None:
+        """Record the current means and append a learning-curve row."""
+        assert self.stats is not None
+        summary = self.stats.summary()
+        start_time, start_steps = self._fps_start
+        elapsed = time.perf_counter() - start_time
+        if elapsed > 0:
+            summary[names.FPS] = (self.num_timesteps - start_steps) / elapsed
+        for key, value in summary.items():
+            self.logger.record(key, value)
+        self.latest = summary
+        self.last_log = self.num_timesteps
+        if self.curve_path is not None and names.SUCCESS_RATE in summary:
+            shaped = sum(v for k, v in summary.items() if k.startswith("reward/"))
+            row = (
+                self.num_timesteps,
+                int(summary[names.EPISODES]),
+                summary[names.SUCCESS_RATE],
+                summary.get(names.reward_tag(names.EXTRINSIC), 0.0),
+                shaped,
+            )
+            with self.curve_path.open("a", newline="") as handle:
+                csv.writer(handle).writerow(row)
+
+
+class RichProgressCallback(BaseCallback):
+    """A rich progress bar over env steps that shows the recent success rate."""
+
+    def __init__(
+        self, total_timesteps: int, metrics: MetricsCallback | None = None, label: str = ""
+    ):
+        super().__init__()
+        self.total = total_timesteps
+        self.metrics = metrics
+        self.label = label
+        self._progress: Any = None
+        self._task: Any = None
+
+    def _on_training_start(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeRemainingColumn(),
+        )
+        self._progress.start()
+        self._task = self._progress.add_task(
+            self.label or "training", total=self.total, completed=self.num_timesteps, status=""
+        )
+
+    def _on_step(self) -> bool:
+        if self._progress is not None and self.n_calls % 16 == 0:
+            status = ""
+            if self.metrics is not None and names.SUCCESS_RATE in self.metrics.latest:
+                status = f"success {self.metrics.latest[names.SUCCESS_RATE]:.2f}"
+            self._progress.update(self._task, completed=self.num_timesteps, status=status)
+        return True
+
+    def _on_training_end(self) -> None:
+        if self._progress is not None:
+            self._progress.update(self._task, completed=self.num_timesteps)
+            self._progress.stop()
+            self._progress = None

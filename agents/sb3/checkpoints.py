@@ -1,0 +1,116 @@
+"""Checkpoints that hold the agent *and* every shaper's state, written atomically."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+from typing import Any
+
+import torch
+from densegym.rewards import find_shapers
+from stable_baselines3.common.base_class import BaseAlgorithm
+from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
+from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
+
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+MODEL_FILE = "model.zip"
+SHAPERS_FILE = "shapers.pt"
+REPLAY_FILE = "replay_buffer.pkl"
+
+
+def _vec_chain(venv: VecEnv) -> list[VecEnv]:
+    chain = [venv]
+    while isinstance(chain[-1], VecEnvWrapper):
+        chain.append(chain[-1].venv)
+    return chain
+
+
+def _base_envs(venv: VecEnv) -> list[Any]:
+    base = _vec_chain(venv)[-1]
+    if not isinstance(base, DummyVecEnv):
+        raise TypeError(
+            f"shaper state is saved from DummyVecEnv sub-envs; got {type(base).__name__}"
+        )
+    return list(base.envs)
+
+
+def collect_shaper_states(venv: VecEnv) -> dict[str, Any]:
+    """Gather the state of every shaper: per sub-env wrappers and batched VecEnv wrappers."""
+    per_env = [[s.state_dict() for s in find_shapers(env)] for env in _base_envs(venv)]
+    vec = [w.state_dict() for w in _vec_chain(venv) if hasattr(w, "state_dict")]
+    return {"per_env": per_env, "vec": vec}
+
+
+def restore_shaper_states(venv: VecEnv, states: dict[str, Any]) -> None:
+    """Load states saved by :func:`collect_shaper_states` into a VecEnv built the same way."""
+    envs = _base_envs(venv)
+    if len(states["per_env"]) != len(envs):
+        raise ValueError(
+            f"checkpoint has shaper state for {len(states['per_env'])} envs, "
+            f"this run has {len(envs)}"
+        )
+    for env, env_states in zip(envs, states["per_env"]):
+        shapers = find_shapers(env)
+        if len(shapers) != len(env_states):
+            raise ValueError("checkpoint's shaping stack differs from this run's")
+        for shaper, state in zip(shapers, env_states):
+            shaper.load_state_dict(state)
+    vec_wrappers = [w for w in _vec_chain(venv) if hasattr(w, "load_state_dict")]
+    for wrapper, state in zip(vec_wrappers, states["vec"]):
+        wrapper.load_state_dict(state)
+
+
+def save_checkpoint(run_dir: str | Path, model: BaseAlgorithm, keep: int = 3) -> Path:
+    """Write ``checkpoints/step_<N>`` (model, shapers, replay buffer) atomically.
+
+    The new checkpoint is written to a temporary folder and renamed into place, and
+    only then are checkpoints beyond the newest ``keep`` removed, so a crash at any
+    moment leaves at least one complete checkpoint.
+    """
+    root = Path(run_dir) / "checkpoints"
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"step_{model.num_timesteps}"
+    tmp = root / f".tmp-step_{model.num_timesteps}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    model.save(tmp / MODEL_FILE)
+    venv = model.get_env()
+    if venv is not None:
+        torch.save(collect_shaper_states(venv), tmp / SHAPERS_FILE)
+    if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
+        model.save_replay_buffer(tmp / REPLAY_FILE)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    for old in list_checkpoints(run_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """Complete checkpoints of a run, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in root.iterdir() if (m := _STEP_DIR.match(p.name))]
+    return [p for _, p in sorted(found) if (p / MODEL_FILE).exists()]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The newest complete checkpoint of a run, or ``None``."""
+    checkpoints = list_checkpoints(run_dir)
+    return checkpoints[-1] if checkpoints else None
+
+
+def load_checkpoint(checkpoint: Path, algo_cls: type[BaseAlgorithm], venv: VecEnv, **kwargs: Any):
+    """Load model, shaper states and replay buffer from a checkpoint folder."""
+    model = algo_cls.load(checkpoint / MODEL_FILE, env=venv, **kwargs)
+    shapers_file = checkpoint / SHAPERS_FILE
+    if shapers_file.exists():
+        restore_shaper_states(venv, torch.load(shapers_file, weights_only=False))
+    replay = checkpoint / REPLAY_FILE
+    if replay.exists() and isinstance(model, OffPolicyAlgorithm):
+        model.load_replay_buffer(replay)
+    return model

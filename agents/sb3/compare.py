@@ -1,0 +1,114 @@
+"""Compare shapings: one run per (shaping, seed), a summary CSV and a success-rate plot."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from densegym.agents.sb3.plotting import plot_success
+from densegym.agents.sb3.training import CURVE_FILE, SUMMARY_FILE, RunConfig, train
+from densegym.rewards import shaping_label
+
+from densegym import logging as names
+
+
+def _run(config: RunConfig) -> dict[str, Any]:
+    return train(config, progress=False)
+
+
+def _finished(config: RunConfig) -> dict[str, Any] | None:
+    summary_path = config.run_dir / SUMMARY_FILE
+    if not summary_path.exists():
+        return None
+    summary = json.loads(summary_path.read_text())
+    return summary if summary.get("timesteps", 0) >= config.steps else None
+
+
+def compare(
+    base: RunConfig,
+    shapings: list[Any],
+    seeds: list[int],
+    workers: int | None = None,
+    rerun: bool = False,
+    console: Any = None,
+) -> dict[str, Path]:
+    """Train one run per (shaping, seed), then write ``summary.csv``, ``curves.csv`` and a PNG.
+
+    Finished runs (a ``summary.json`` covering the budget) are skipped unless ``rerun``,
+    so an interrupted comparison continues where it stopped.
+
+    Args:
+        base: the shared run config (env, algo, steps, n_envs, logdir, ...).
+        shapings: shaping specs to compare.
+        seeds: seeds to run each shaping with.
+        workers: parallel training processes (default: one per core, at most the runs).
+        rerun: retrain runs that already finished.
+        console: a rich Console for progress output (default: a new one).
+
+    Returns:
+        Paths of ``summary_csv``, ``curves_csv``, ``plot`` and the TensorBoard ``logdir``.
+    """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    console = console or Console()
+    configs = [replace(base, shaping=s, seed=seed) for s in shapings for seed in seeds]
+    labels = [shaping_label(s) for s in shapings]
+    summaries: list[dict[str, Any]] = []
+    todo = []
+    for config in configs:
+        done = None if rerun else _finished(config)
+        (summaries.append(done) if done else todo.append(config))
+    workers = workers or min(len(todo), os.cpu_count() or 1) or 1
+    with Progress(
+        "[bold]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        task = progress.add_task(
+            f"{names.env_slug(base.env_id)}: runs", total=len(configs), completed=len(summaries)
+        )
+        if workers <= 1:
+            for config in todo:
+                summaries.append(_run(config))
+                progress.advance(task)
+        else:
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = [pool.submit(_run, config) for config in todo]
+                for future in as_completed(futures):
+                    summaries.append(future.result())
+                    progress.advance(task)
+    out_dir = Path(base.logdir) / names.env_slug(base.env_id)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary = pd.DataFrame(summaries).sort_values(["shaping", "seed"])
+    summary_csv = out_dir / "summary.csv"
+    summary.to_csv(summary_csv, index=False)
+    curve_frames = []
+    for config in configs:
+        curve_path = config.run_dir / CURVE_FILE
+        if curve_path.exists():
+            frame = pd.read_csv(curve_path)
+            frame.insert(0, "seed", config.seed)
+            frame.insert(0, "shaping", shaping_label(config.shaping))
+            curve_frames.append(frame)
+    curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame()
+    curves_csv = out_dir / "curves.csv"
+    curves.to_csv(curves_csv, index=False)
+    plot = out_dir / "success_rate.png"
+    if not curves.empty:
+        plot_success(curves, plot, title=f"{base.env_id} — {base.algo.upper()}", order=labels)
+    return {
+        "summary_csv": summary_csv,
+        "curves_csv": curves_csv,
+        "plot": plot,
+        "logdir": Path(base.logdir),
+    }

@@ -1,0 +1,101 @@
+"""Learning-curve plots: success rate vs env steps, mean and band across seeds."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+
+def aggregate_curves(
+    curves: pd.DataFrame, grid_points: int = 50, metric: str = "success_rate"
+) -> pd.DataFrame:
+    """Interpolate each run's curve onto a common step grid; mean, min and max per shaping.
+
+    Args:
+        curves: rows with columns ``shaping``, ``seed``, ``timesteps`` and ``metric``.
+        grid_points: number of points on the common grid.
+        metric: the column to aggregate.
+
+    Returns:
+        Rows of ``shaping, timesteps, mean, low, high, seeds``; the band is the
+        min–max range across seeds (with 2–3 seeds a standard deviation says little).
+
+    Example:
+        >>> df = pd.DataFrame({"shaping": ["a"] * 4, "seed": [0, 0, 1, 1],
+        ...                    "timesteps": [0, 10, 0, 10], "success_rate": [0, 1, 0, 0.5]})
+        >>> agg = aggregate_curves(df, grid_points=2)
+        >>> agg["mean"].tolist(), agg["high"].tolist()
+        [0.0, 0.75], [0.0, 1.0]
+    """
+    rows = []
+    max_step = curves["timesteps"].max() if len(curves) else 0
+    grid = np.linspace(0, max_step, grid_points)
+    for shaping, group in curves.groupby("shaping", sort=False):
+        per_seed = []
+        for _, run in group.groupby("seed"):
+            run = run.sort_values("timesteps")
+            steps = np.concatenate([[0], run["timesteps"].to_numpy()])
+            values = np.concatenate([[run[metric].iloc[0]], run[metric].to_numpy()])
+            interp = np.interp(grid, steps, values)
+            interp[grid > steps[-1]] = np.nan  # do not extrapolate unfinished runs
+            per_seed.append(interp)
+        stacked = np.vstack(per_seed)
+        with np.errstate(all="ignore"):
+            for i, step in enumerate(grid):
+                column = stacked[:, i][~np.isnan(stacked[:, i])]
+                if column.size == 0:
+                    continue
+                rows.append(
+                    {
+                        "shaping": shaping,
+                        "timesteps": float(step),
+                        "mean": float(column.mean()),
+                        "low": float(column.min()),
+                        "high": float(column.max()),
+                        "seeds": int(column.size),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def plot_success(
+    curves: pd.DataFrame, path: str | Path, title: str = "", order: Iterable[str] | None = None
+) -> Path:
+    """Save a PNG of success rate vs env steps (mean line, min–max band) per shaping."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    aggregated = aggregate_curves(curves)
+    fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
+    shapings = list(order) if order else list(dict.fromkeys(aggregated["shaping"]))
+    for shaping in shapings:
+        part = aggregated[aggregated["shaping"] == shaping]
+        if part.empty:
+            continue
+        seeds = int(part["seeds"].max())
+        (line,) = ax.plot(part["timesteps"], part["mean"], label=f"{shaping} ({seeds} seeds)")
+        ax.fill_between(
+            part["timesteps"],
+            part["low"],
+            part["high"],
+            color=line.get_color(),
+            alpha=0.2,
+            linewidth=0,
+        )
+    ax.set_xlabel("env steps")
+    ax.set_ylabel("success rate")
+    ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

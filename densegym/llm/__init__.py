@@ -1,0 +1,1 @@
+"""The LLM layer: one interface over local and remote language-model backends."""

@@ -1,0 +1,398 @@
+"""Local causal language models through Hugging Face ``transformers`` (CPU or GPU).
+
+Serves the ``smollm2``, ``tiny-random`` and ``hf:<path>`` specs. Generation is batched
+with left padding and a KV cache (``model.generate``); scoring is one forward pass per
+length-sorted batch that computes logits only at the continuation positions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from densegym.llm.base import LLM, Conversation
+from densegym.llm.errors import require
+from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
+from densegym.llm.stops import find_stop, tokens_until_stop, truncate
+
+logger = logging.getLogger(__name__)
+
+DTYPES = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+# Used when a tokenizer ships no chat template: ChatML, which SmolLM2 also uses.
+CHATML_TEMPLATE = (
+    "{% for message in messages %}{{'<|im_start|>' + message['role'] + '\n' + "
+    "message['content'] + '<|im_end|>' + '\n'}}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
+    """Pick a torch device: ``"auto"`` means CUDA when present, else CPU.
+
+    Example:
+        >>> resolve_device("cpu")
+        device(type='cpu')
+    """
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
+    """Map a dtype name to a torch dtype; ``None`` is float32 on CPU and bfloat16 on CUDA.
+
+    Example:
+        >>> resolve_dtype("bf16", torch.device("cpu"))
+        torch.bfloat16
+        >>> resolve_dtype(None, torch.device("cpu"))
+        torch.float32
+    """
+    if dtype is None or dtype == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {sorted(DTYPES)}") from None
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Silence transformers' progress bars and info logs for the duration (restores them)."""
+    from transformers.utils import logging as hf_logging
+
+    bars = hf_logging.is_progress_bar_enabled()
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        hf_logging.set_verbosity(verbosity)
+        if bars:
+            hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
+    """Seed torch's generators for the block without disturbing the global RNG state."""
+    if seed is None:
+        yield
+        return
+    devices = [device.index or 0] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
+
+
+def _stop_criteria(tokenizer: Any, stops: Sequence[str], prompt_length: int) -> Any:
+    """Stop each row once its *generated* text contains a stop string.
+
+    Hand-written because transformers' ``StopStringCriteria`` also matches a stop
+    string that starts inside the prompt, which would end a sample before it wrote
+    anything. This one decodes a short tail of each row's generated tokens per step.
+    """
+    from transformers import StoppingCriteria
+
+    # A character takes at most 4 byte-level tokens.
+    window = 4 * max(len(s) for s in stops) + 4
+
+    class StopOnGeneratedText(StoppingCriteria):
+        def __call__(self, input_ids: torch.Tensor, scores: Any, **kwargs: Any) -> torch.Tensor:
+            tail = input_ids[:, prompt_length:][:, -window:]
+            texts = tokenizer.batch_decode(tail, skip_special_tokens=True)
+            hits = [find_stop(text, stops) >= 0 for text in texts]
+            return torch.tensor(hits, dtype=torch.bool, device=input_ids.device)
+
+    return StopOnGeneratedText()
+
+
+class TransformersBackend(LLM):
+    """A local ``transformers`` causal LM behind the :class:`~densegym.llm.base.LLM` interface.
+
+    Args:
+        model: A causal LM (``AutoModelForCausalLM``), already on its device.
+        tokenizer: Its tokenizer; padding is set to the left for generation.
+        name: The spec it was loaded from.
+        batch_size: Most prompts (times ``n``) per ``model.generate`` call.
+        score_tokens: Most padded tokens per scoring forward pass.
+
+    Example:
+        >>> import densegym.llm
+        >>> llm = densegym.llm.load("tiny-random")
+        >>> scored = llm.logprobs(["The cat"], [" sat"])
+        >>> len(scored[0]) >= 1 and scored[0].total < 0
+        True
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        name: str = "hf",
+        batch_size: int = 16,
+        score_tokens: int = 8192,
+    ):
+        super().__init__(name)
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = int(batch_size)
+        self.score_tokens = int(score_tokens)
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        config = model.generation_config
+        eos = config.eos_token_id if config.eos_token_id is not None else tokenizer.eos_token_id
+        self.eos_token_ids = set(eos if isinstance(eos, list) else [eos]) - {None}
+        self.pad_token_id = tokenizer.pad_token_id
+        forward = inspect.signature(model.forward).parameters
+        self._keep_arg = next(
+            (a for a in ("logits_to_keep", "num_logits_to_keep") if a in forward), None
+        )
+        self._positions = "position_ids" in forward
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        dtype: str | torch.dtype | None = None,
+        device: str | torch.device | None = "auto",
+        local_files_only: bool = True,
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> TransformersBackend:
+        """Load a causal LM and its tokenizer from a folder (or a cached hub name).
+
+        Args:
+            path: A folder written by ``save_pretrained``, or a hub id already cached.
+            dtype: ``"float32"`` / ``"bfloat16"`` / ``"float16"``; default float32 on
+                CPU, bfloat16 on CUDA.
+            device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda:1"``, ...
+            local_files_only: Never reach the Hugging Face hub (the default).
+            name: Spec recorded on the backend; default ``"hf:<path>"``.
+            kwargs: Passed to the constructor (``batch_size``, ``score_tokens``).
+        """
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        (transformers,) = require("transformers")
+        target = resolve_device(device)
+        with quiet_transformers():
+            tokenizer = transformers.AutoTokenizer.from_pretrained(
+                str(path), local_files_only=local_files_only
+            )
+            model = transformers.AutoModelForCausalLM.from_pretrained(
+                str(path), local_files_only=local_files_only
+            )
+        model.to(device=target, dtype=resolve_dtype(dtype, target))
+        return cls(model, tokenizer, name=name or f"hf:{path}", **kwargs)
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model runs on."""
+        return next(self.model.parameters()).device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The model's parameter dtype."""
+        return next(self.model.parameters()).dtype
+
+    def format_chat(self, messages: Conversation) -> str:
+        """Render a conversation with the tokenizer's chat template (ChatML if it has none).
+
+        Example:
+            >>> import densegym.llm
+            >>> llm = densegym.llm.load("tiny-random")
+            >>> print(llm.format_chat([{"role": "system", "content": "Be brief."},
+            ...                        {"role": "user", "content": "Hi"}]))
+            <|im_start|>system
+            Be brief.<|im_end|>
+            <|im_start|>user
+            Hi<|im_end|>
+            <|im_start|>assistant
+            <BLANKLINE>
+        """
+        template = None if getattr(self.tokenizer, "chat_template", None) else CHATML_TEMPLATE
+        return self.tokenizer.apply_chat_template(
+            list(messages), tokenize=False, add_generation_prompt=True, chat_template=template
+        )
+
+    # ------------------------------------------------------------------ generate
+    def _generate(
+        self, prompts: list[str], params: SamplingParams, *, templated: bool = False
+    ) -> list[Completion]:
+        rows_per_prompt = 1 if params.greedy else params.n
+        step = max(1, self.batch_size // rows_per_prompt)
+        out: list[Completion] = []
+        for first in range(0, len(prompts), step):
+            chunk = prompts[first : first + step]
+            out.extend(self._generate_chunk(chunk, first, params, templated))
+        return out
+
+    def _generate_chunk(
+        self, prompts: list[str], first: int, params: SamplingParams, templated: bool
+    ) -> list[Completion]:
+        from transformers import GenerationConfig, StoppingCriteriaList
+
+        encoded = self.tokenizer(
+            prompts, return_tensors="pt", padding=True, add_special_tokens=not templated
+        ).to(self.device)
+        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
+        width = encoded["input_ids"].shape[1]
+        # Greedy samples are identical: decode once, copy n times.
+        rows_per_prompt = 1 if params.greedy else params.n
+        config = GenerationConfig(
+            max_new_tokens=params.max_tokens,
+            do_sample=not params.greedy,
+            num_return_sequences=rows_per_prompt,
+            temperature=None if params.greedy else params.temperature,
+            top_p=None if params.greedy else params.top_p,
+            top_k=None if params.greedy else 0,
+            eos_token_id=sorted(self.eos_token_ids) or None,
+            pad_token_id=self.pad_token_id,
+            bos_token_id=self.tokenizer.bos_token_id,
+        )
+        criteria = StoppingCriteriaList()
+        if params.stop:
+            criteria.append(_stop_criteria(self.tokenizer, params.stop, width))
+        with torch.inference_mode(), seeded(params.seed, self.device):
+            sequences = self.model.generate(
+                **encoded, generation_config=config, stopping_criteria=criteria
+            )
+        generated = sequences[:, width:].tolist()
+
+        out = []
+        for row, ids in enumerate(generated):
+            prompt = row // rows_per_prompt
+            text, count, reason = self._finish(ids, params)
+            copies = params.n if params.greedy else 1
+            for copy in range(copies):
+                out.append(
+                    Completion(
+                        text=text,
+                        prompt_tokens=int(prompt_lengths[prompt]),
+                        completion_tokens=count,
+                        finish_reason=reason,
+                        prompt_index=first + prompt,
+                        sample_index=copy if params.greedy else row % rows_per_prompt,
+                        token_ids=tuple(ids[:count]),
+                    )
+                )
+        return out
+
+    def _decode(self, ids: Sequence[int]) -> str:
+        return self.tokenizer.decode(list(ids), skip_special_tokens=True)
+
+    def _finish(self, ids: list[int], params: SamplingParams) -> tuple[str, int, str]:
+        """Cut one row at end-of-sequence or stop string; count the tokens it generated."""
+        end = next((i for i, t in enumerate(ids) if t in self.eos_token_ids), None)
+        body = ids if end is None else ids[:end]
+        text = self._decode(body)
+        if params.stop:
+            text, stopped = truncate(text, params.stop)
+            if stopped:
+                return text, tokens_until_stop(body, self._decode, params.stop), "stop"
+        if end is not None:
+            return text, end + 1, "stop"  # the end-of-sequence token is counted
+        return text, len(ids), "length"
+
+    # ------------------------------------------------------------------- scoring
+    def _encode_pair(self, prompt: str, continuation: str) -> tuple[list[int], list[int]]:
+        context = self.tokenizer(prompt, add_special_tokens=True)["input_ids"]
+        if not context:
+            bos = self.tokenizer.bos_token_id
+            if bos is None:
+                raise ValueError("an empty prompt needs a BOS token; this tokenizer has none")
+            context = [bos]
+        target = self.tokenizer(continuation, add_special_tokens=False)["input_ids"]
+        return list(context), list(target)
+
+    def _logprobs(
+        self, prompts: list[str], continuations: list[str]
+    ) -> tuple[list[TokenLogprobs], int]:
+        pairs = [self._encode_pair(p, c) for p, c in zip(prompts, continuations)]
+        order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
+        results: list[TokenLogprobs | None] = [None] * len(pairs)
+        read = 0
+        batch: list[int] = []
+        for index in [*order, None]:
+            if index is not None:
+                length = sum(map(len, pairs[index]))
+                fits = (len(batch) + 1) * length <= self.score_tokens and len(
+                    batch
+                ) < self.batch_size
+                if fits or not batch:
+                    batch.append(index)
+                    continue
+            for i, scored in zip(batch, self._score_batch([pairs[i] for i in batch])):
+                results[i] = scored
+            read += sum(sum(map(len, pairs[i])) for i in batch)
+            batch = [index] if index is not None else []
+        return [r for r in results if r is not None], read
+
+    def _score_batch(self, pairs: list[tuple[list[int], list[int]]]) -> list[TokenLogprobs]:
+        lengths = [len(c) + len(t) for c, t in pairs]
+        width = max(lengths)
+        keep = max(len(t) for _, t in pairs) + 1
+        # Left padding: every continuation ends at the last column, so logits are only
+        # needed for the last `keep` positions.
+        ids = torch.full((len(pairs), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(pairs), width), dtype=torch.long)
+        for row, ((context, target), length) in enumerate(zip(pairs, lengths)):
+            ids[row, width - length :] = torch.tensor(context + target)
+            mask[row, width - length :] = 1
+        kwargs: dict[str, Any] = {
+            "input_ids": ids.to(self.device),
+            "attention_mask": mask.to(self.device),
+        }
+        if self._positions:
+            kwargs["position_ids"] = (mask.cumsum(dim=1) - 1).clamp(min=0).to(self.device)
+        if self._keep_arg:
+            kwargs[self._keep_arg] = keep
+        with torch.inference_mode():
+            logits = self.model(**kwargs).logits[:, -keep:, :]
+        logprobs = torch.log_softmax(logits.float(), dim=-1)
+        out = []
+        for row, (_, target) in enumerate(pairs):
+            if not target:
+                out.append(TokenLogprobs(tokens=(), logprobs=(), offsets=(), token_ids=()))
+                continue
+            # Token at column width-len(target)+j is predicted at column width-len(target)+j-1,
+            # i.e. at index keep-1-len(target)+j of the kept slice.
+            start = keep - 1 - len(target)
+            picked = logprobs[row, start : start + len(target)]
+            values = picked.gather(1, torch.tensor(target, device=picked.device)[:, None])[:, 0]
+            out.append(
+                TokenLogprobs(
+                    tokens=tuple(self.tokenizer.decode([t]) for t in target),
+                    logprobs=tuple(values.tolist()),
+                    offsets=tuple(
+                        len(self.tokenizer.decode(target[:j])) for j in range(len(target))
+                    ),
+                    token_ids=tuple(target),
+                )
+            )
+        return out
+
+
+def load_hf(path: str | Path, **options: Any) -> TransformersBackend:
+    """Load the ``hf:<path-or-name>`` spec (see :meth:`TransformersBackend.from_pretrained`)."""
+    return TransformersBackend.from_pretrained(path, name=f"hf:{path}", **options)

@@ -1,0 +1,1 @@
+"""Language reasoning environments: multi-step problems solved one step per action."""

@@ -1,0 +1,244 @@
+"""The environment-free core of a learned intrinsic reward, shared by both wrapper forms.
+
+An :class:`IntrinsicModule` owns the learned state (network weights, optimiser,
+normaliser, counts) and computes the bonus of a *batch* of transitions as a function
+of that state and of an explicit *episodic state* (one slot per environment). The
+per-env shaper (:class:`~densegym.rewards.intrinsic.shaper.IntrinsicShaper`) calls it
+with batches of one; the vectorised wrapper
+(:class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`) with one row per
+sub-environment. Same inputs and state, same numbers.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+from densegym.rewards.core import RunningMeanStd
+from densegym.rewards.intrinsic.batches import Batch
+from densegym.rewards.intrinsic.networks import ActionCodec, ObsPreprocessor, init_weights
+from gymnasium import spaces
+from torch import nn
+
+#: Gradient-norm clip of every training step.
+MAX_GRAD_NORM = 10.0
+
+
+class IntrinsicModule:
+    """Learned state plus a batched bonus ``f(state, obs, actions, next_obs, episodic)``.
+
+    Subclasses implement :meth:`bonus` and, when they learn, :meth:`observe` (cheap
+    online statistics such as counts) and/or :meth:`train` (gradient steps).
+
+    Args:
+        observation_space: the environment's observation space.
+        action_space: the environment's action space.
+    """
+
+    #: Whether the constructor takes a ``state_key`` callable (count-style modules).
+    needs_state_key: ClassVar[bool] = False
+
+    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space):
+        self.observation_space = observation_space
+        self.action_space = action_space
+
+    # -- episodic state -----------------------------------------------------------
+    def new_episodic(self, n: int) -> Any:
+        """Fresh episodic state for ``n`` environments (``None`` when there is none)."""
+        return None
+
+    def reset_episodic(self, episodic: Any, indices: np.ndarray, obs: Batch) -> None:
+        """Start new episodes in slots ``indices``, whose first observations are ``obs``."""
+
+    def episodic_state_dict(self, episodic: Any) -> Any:
+        """Return a copy of the episodic state, for checkpoints."""
+        return copy.deepcopy(episodic)
+
+    def load_episodic_state(self, state: Any) -> Any:
+        """Episodic state rebuilt from :meth:`episodic_state_dict`."""
+        return copy.deepcopy(state)
+
+    # -- bonus and learning -----------------------------------------------------
+    def bonus(self, obs: Batch, actions: np.ndarray, next_obs: Batch, episodic: Any) -> np.ndarray:
+        """Return raw bonuses (float64, one per row); advance ``episodic`` in place.
+
+        Rows with a non-finite input give NaN (the shaping core turns that into a
+        flagged 0) and leave their episodic slot untouched.
+        """
+        raise NotImplementedError
+
+    def observe(self, next_obs: Batch) -> None:
+        """Fold states into online statistics (e.g. global counts); no-op by default."""
+
+    def train(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Gradient steps on ``{"obs", "actions", "next_obs"}``; no-op by default."""
+        return {}
+
+    def update(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Learn everything from a batch gathered elsewhere: :meth:`observe` + :meth:`train`."""
+        if not batch:
+            return {}
+        self.observe(batch["next_obs"])
+        return self.train(batch)
+
+    # -- checkpoints --------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """Everything learned, as copies."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict`."""
+
+
+class TorchIntrinsicModule(IntrinsicModule):
+    """An intrinsic module with torch networks trained by Adam on minibatches.
+
+    Subclasses put their networks in ``self.nets``, call :meth:`_setup` and implement
+    :meth:`loss`. Rows with non-finite values in any of :attr:`train_inputs` are left
+    out of training, so a bad observation never reaches the weights.
+
+    Args:
+        observation_space: the environment's observation space.
+        action_space: the environment's action space.
+        lr: Adam learning rate.
+        batch_size: minibatch size of :meth:`train`.
+        epochs: passes over each batch handed to :meth:`train`.
+        seed: seeds weight initialisation and minibatch shuffling.
+        normalize_bonus: divide the bonus by the running RMS of the raw bonus, whose
+            statistics are updated from the training batches.
+    """
+
+    #: Batch entries that training reads.
+    train_inputs: ClassVar[tuple[str, ...]] = ("obs", "actions", "next_obs")
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        *,
+        lr: float,
+        batch_size: int,
+        epochs: int,
+        seed: int,
+        normalize_bonus: bool = False,
+    ):
+        super().__init__(observation_space, action_space)
+        if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        for arg, value in (("batch_size", batch_size), ("epochs", epochs)):
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{arg} must be a positive integer, got {value!r}")
+        if not isinstance(seed, int):
+            raise ValueError(f"seed must be an integer, got {seed!r}")
+        self.lr = float(lr)
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.normalize_bonus = bool(normalize_bonus)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.rng = np.random.default_rng(seed)
+        self.bonus_stats = RunningMeanStd()
+        self.prepare = ObsPreprocessor(observation_space)
+        self.nets = nn.ModuleDict()
+        self.codec: ActionCodec | None = None
+        self.optimizer: torch.optim.Optimizer | None = None
+
+    def _setup(self, fixed: tuple[str, ...] = ()) -> None:
+        """Initialise ``self.nets`` from the seed, freeze ``fixed`` nets, build Adam."""
+        init_weights(self.nets, self.generator)
+        for name in fixed:
+            self.nets[name].requires_grad_(False)
+        self._params = [p for p in self.nets.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(self._params, lr=self.lr)
+
+    def scale(self, raw: np.ndarray) -> np.ndarray:
+        """Apply bonus normalisation (if on) to raw bonuses."""
+        if not self.normalize_bonus:
+            return raw
+        rms = math.sqrt(max(self.bonus_stats.mean**2 + self.bonus_stats.var, 1e-12))
+        return raw / rms
+
+    def loss(self, inputs: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Return the training loss of a minibatch and its per-sample raw bonus (or ``None``)."""
+        raise NotImplementedError
+
+    def _inputs(self, batch: dict[str, Any]) -> tuple[dict[str, Any], np.ndarray]:
+        tensors: dict[str, Any] = {}
+        ok: np.ndarray | None = None
+        for name in self.train_inputs:
+            if name == "actions":
+                assert self.codec is not None
+                tensors[name], mask = self.codec.to_tensor(batch["actions"])
+            else:
+                tensors[name], mask = self.prepare(batch[name])
+            ok = mask if ok is None else ok & mask
+        assert ok is not None
+        return tensors, ok
+
+    def train(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Run ``epochs`` shuffled passes of Adam steps over the finite rows of ``batch``.
+
+        Returns:
+            ``loss`` (mean over steps), ``samples`` (rows used) and
+            ``skipped_nonfinite`` (rows left out because a value was not finite).
+        """
+        if not batch:
+            return {}
+        assert self.optimizer is not None
+        tensors, ok = self._inputs(batch)
+        keep = np.flatnonzero(ok)
+        losses: list[float] = []
+        for epoch in range(self.epochs):
+            order = self.rng.permutation(keep)
+            for start in range(0, len(order), self.batch_size):
+                index = torch.from_numpy(order[start : start + self.batch_size])
+                minibatch = {name: _index(value, index) for name, value in tensors.items()}
+                loss, raw = self.loss(minibatch)
+                if not torch.isfinite(loss):
+                    continue
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(self._params, MAX_GRAD_NORM)
+                self.optimizer.step()
+                losses.append(float(loss.detach()))
+                if epoch == 0 and raw is not None:
+                    self.bonus_stats.update(raw.detach().double().numpy())
+        return {
+            "loss": float(np.mean(losses)) if losses else math.nan,
+            "samples": float(keep.size),
+            "skipped_nonfinite": float(len(ok) - keep.size),
+        }
+
+    def state_dict(self) -> dict[str, Any]:
+        """Weights, optimiser state, bonus statistics and the shuffling RNG (copies)."""
+        assert self.optimizer is not None
+        return {
+            "nets": {k: v.detach().clone() for k, v in self.nets.state_dict().items()},
+            "optimizer": copy.deepcopy(self.optimizer.state_dict()),
+            "bonus_stats": self.bonus_stats.state_dict(),
+            "rng": copy.deepcopy(self.rng.bit_generator.state),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state saved by :meth:`state_dict`."""
+        assert self.optimizer is not None
+        self.nets.load_state_dict(state["nets"])
+        # Adam keeps the tensors it is given: copy so the saved state stays untouched.
+        self.optimizer.load_state_dict(copy.deepcopy(state["optimizer"]))
+        self.bonus_stats.load_state_dict(state["bonus_stats"])
+        self.rng.bit_generator.state = copy.deepcopy(state["rng"])
+
+
+def _index(value: Any, index: torch.Tensor) -> Any:
+    if isinstance(value, dict):
+        return {key: tensor[index] for key, tensor in value.items()}
+    return value[index]
+
+
+def nan_where(values: np.ndarray, ok: np.ndarray) -> np.ndarray:
+    """``values`` as float64 with NaN in the rows where ``ok`` is False."""
+    out = np.asarray(values, dtype=np.float64).copy()
+    out[~ok] = math.nan
+    return out

@@ -1,0 +1,276 @@
+"""Small CPU-sized torch networks for intrinsic rewards: observation encoders and action codecs.
+
+An :class:`ObsPreprocessor` turns a numpy batch of any Box, Discrete, MultiBinary or
+MultiDiscrete observation, or a Dict of those, into tensors; an :class:`ObsEncoder`
+maps them to a feature vector. Dict keys containing ``"glyph"`` (MiniHack's glyph
+crop: exact integer ids stored as floats) go through an ``nn.Embedding``; every other
+leaf is flattened, scaled to about [-1, 1] and passes through a linear layer. The
+parts are concatenated and mixed by a small MLP.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from densegym.rewards.intrinsic.batches import Batch
+from gymnasium import spaces
+from torch import nn
+
+#: Width of the per-glyph embedding.
+GLYPH_DIM = 8
+
+#: Encoder inputs: one tensor per observation leaf (key ``""`` for a non-Dict space).
+Tensors = dict[str, torch.Tensor]
+
+
+def is_glyph_key(key: str | None, space: spaces.Space) -> bool:
+    """Tell whether a Dict leaf holds glyph ids to embed (a bounded Box named ``*glyph*``)."""
+    return (
+        key is not None
+        and "glyph" in key
+        and isinstance(space, spaces.Box)
+        and bool(np.isfinite(space.high).all())
+        and float(space.low.min()) >= 0
+        and float(space.high.max()) < 2**16
+    )
+
+
+def _bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
+    if isinstance(space, spaces.Box):
+        return space.low.ravel().astype(np.float64), space.high.ravel().astype(np.float64)
+    if isinstance(space, spaces.MultiBinary):
+        size = int(np.prod(space.shape))
+        return np.zeros(size), np.ones(size)
+    if isinstance(space, spaces.MultiDiscrete):
+        nvec = space.nvec.ravel().astype(np.float64)
+        return np.zeros_like(nvec), nvec - 1
+    raise ValueError(f"unsupported observation space {space}")
+
+
+class _Leaf:
+    """How one observation leaf becomes an encoder input (done in numpy: cheaper per op)."""
+
+    def __init__(self, key: str, space: spaces.Space, dict_key: bool):
+        self.key = key
+        if isinstance(space, spaces.Discrete) or is_glyph_key(key if dict_key else None, space):
+            self.kind = "ids"
+            if isinstance(space, spaces.Discrete):
+                self.offset, self.num_ids, self.size = int(space.start), int(space.n), 1
+            else:
+                assert isinstance(space, spaces.Box)
+                self.offset, self.num_ids = 0, int(space.high.max()) + 1
+                self.size = int(np.prod(space.shape))
+            return
+        self.kind = "vector"
+        low, high = _bounds(space)
+        self.size = len(low)
+        self.bounded = np.isfinite(low) & np.isfinite(high) & (high > low)
+        self.low = np.where(self.bounded, low, 0.0).astype(np.float32)
+        self.scale = (2.0 / np.where(self.bounded, high - low, 1.0)).astype(np.float32)
+
+    def __call__(self, value: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        x = np.asarray(value)
+        x = x.reshape(len(x), -1)
+        if x.dtype.kind in "fc":
+            finite = np.isfinite(x)
+            ok = finite.all(axis=1)
+            if not ok.all():
+                x = np.where(finite, x, 0.0)
+        else:
+            ok = np.ones(len(x), dtype=bool)
+        if self.kind == "ids":
+            ids = np.clip(x - self.offset, 0, self.num_ids - 1).astype(np.int64)
+            return torch.from_numpy(ids), ok
+        x = x.astype(np.float32)
+        if self.bounded.all():
+            out = (x - self.low) * self.scale - 1.0
+        else:
+            squashed = np.sign(x) * np.log1p(np.abs(x))
+            if self.bounded.any():
+                out = np.where(self.bounded, (x - self.low) * self.scale - 1.0, squashed)
+            else:
+                out = squashed
+        return torch.from_numpy(np.ascontiguousarray(out, dtype=np.float32)), ok
+
+
+class ObsPreprocessor:
+    """Turn a numpy batch of observations into encoder inputs and a finite-row mask.
+
+    Glyph leaves (and Discrete ones) become clipped int64 ids; every other leaf is
+    flattened and scaled to about [-1, 1]: by its bounds where they are finite, by
+    ``sign(x)·log1p(|x|)`` where they are not. Non-finite values are zeroed and their
+    rows flagged in the mask (callers turn those rows' outputs into NaN and leave
+    them out of training).
+
+    Args:
+        space: Box, Discrete, MultiBinary or MultiDiscrete, or a Dict of those.
+
+    Raises:
+        ValueError: an unsupported space (Text, Tuple, Graph, ...).
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> prepare = ObsPreprocessor(spaces.Box(-1.0, 1.0, (2,)))
+        >>> inputs, ok = prepare(np.array([[0.0, 1.0], [np.nan, 0.0]]))
+        >>> inputs[""].tolist(), ok.tolist()
+        ([[0.0, 1.0], [-1.0, 0.0]], [True, False])
+    """
+
+    def __init__(self, space: spaces.Space):
+        is_dict = isinstance(space, spaces.Dict)
+        leaves = dict(space.spaces) if is_dict else {"": space}
+        self.is_dict = is_dict
+        self.leaves = [_Leaf(key, leaves[key], is_dict) for key in sorted(leaves)]
+
+    def __call__(self, batch: Batch) -> tuple[Tensors, np.ndarray]:
+        """Return the encoder inputs of ``batch`` and its finite-row mask."""
+        inputs: Tensors = {}
+        ok: np.ndarray | None = None
+        for leaf in self.leaves:
+            value = batch[leaf.key] if self.is_dict else batch
+            inputs[leaf.key], leaf_ok = leaf(value)
+            ok = leaf_ok if ok is None else ok & leaf_ok
+        assert ok is not None
+        return inputs, ok
+
+
+def cat_tensors(first: Tensors, second: Tensors) -> Tensors:
+    """Concatenate two batches of encoder inputs along the batch axis."""
+    return {key: torch.cat([first[key], second[key]]) for key in first}
+
+
+def index_tensors(inputs: Tensors, index: torch.Tensor) -> Tensors:
+    """Select rows of a batch of encoder inputs."""
+    return {key: value[index] for key, value in inputs.items()}
+
+
+class _Part(nn.Module):
+    """One leaf → hidden features: embedding + linear for ids, linear for vectors."""
+
+    def __init__(self, leaf: _Leaf, out_dim: int):
+        super().__init__()
+        self.embedding: nn.Embedding | None = None
+        in_dim = leaf.size
+        if leaf.kind == "ids":
+            embed_dim = GLYPH_DIM if leaf.size > 1 else out_dim
+            self.embedding = nn.Embedding(leaf.num_ids, embed_dim)
+            in_dim = leaf.size * embed_dim
+        self.linear = nn.Linear(in_dim, out_dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return the part's features."""
+        if self.embedding is not None:
+            x = self.embedding(x).flatten(1)
+        return torch.relu(self.linear(x))
+
+
+class ObsEncoder(nn.Module):
+    """Encode a batch of prepared observations into ``out_dim`` features.
+
+    Each leaf gets its own first layer (glyph and Discrete leaves an ``nn.Embedding``
+    first); the parts are concatenated and mixed by a two-layer MLP.
+
+    Args:
+        prepare: the :class:`ObsPreprocessor` of the observation space.
+        out_dim: feature size.
+        hidden_dim: width of the hidden layers.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> space = spaces.Dict({
+        ...     "glyphs": spaces.Box(0, 5976, (9, 9), np.float32),
+        ...     "blstats": spaces.Box(-np.inf, np.inf, (27,), np.float32)})
+        >>> prepare = ObsPreprocessor(space)
+        >>> encoder = ObsEncoder(prepare, out_dim=16, hidden_dim=32)
+        >>> inputs, ok = prepare({k: np.zeros((4, *s.shape), np.float32)
+        ...                       for k, s in space.items()})
+        >>> tuple(encoder(inputs).shape)
+        (4, 16)
+    """
+
+    def __init__(self, prepare: ObsPreprocessor, out_dim: int, hidden_dim: int):
+        super().__init__()
+        self.keys = [leaf.key for leaf in prepare.leaves]
+        self.parts = nn.ModuleList(_Part(leaf, hidden_dim) for leaf in prepare.leaves)
+        self.trunk = mlp(hidden_dim * len(self.keys), hidden_dim, out_dim)
+
+    def forward(self, x: Tensors) -> torch.Tensor:
+        """Return the features of a batch from :class:`ObsPreprocessor`."""
+        features = [part(x[key]) for key, part in zip(self.keys, self.parts)]
+        hidden = features[0] if len(features) == 1 else torch.cat(features, dim=1)
+        return self.trunk(hidden)
+
+
+def mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
+    """Linear → ReLU → Linear."""
+    return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
+
+
+def init_weights(module: nn.Module, generator: torch.Generator) -> None:
+    """Initialise every layer from ``generator`` alone, so a seed fixes the weights.
+
+    Linear weights are orthogonal with gain √2 and zero bias; embeddings are N(0, 1).
+    """
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.orthogonal_(layer.weight, gain=math.sqrt(2.0), generator=generator)
+            nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.Embedding):
+            nn.init.normal_(layer.weight, 0.0, 1.0, generator=generator)
+
+
+class ActionCodec:
+    """Actions as network inputs (one-hot or flat floats) and inverse-dynamics targets.
+
+    Args:
+        space: a Discrete or Box action space.
+        owner: shaper name for error messages.
+
+    Raises:
+        ValueError: any other action space.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> codec = ActionCodec(spaces.Discrete(3))
+        >>> actions, ok = codec.to_tensor(np.array([2, 0]))
+        >>> codec.features(actions).tolist(), codec.dim
+        ([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]], 3)
+    """
+
+    def __init__(self, space: spaces.Space, owner: str = "shaper"):
+        if isinstance(space, spaces.Discrete):
+            self.discrete = True
+            self.start = int(space.start)
+            self.dim = int(space.n)
+        elif isinstance(space, spaces.Box):
+            self.discrete = False
+            self.start = 0
+            self.dim = int(np.prod(space.shape))
+        else:
+            raise ValueError(f"{owner}: needs a Discrete or Box action space, got {space}")
+
+    def to_tensor(self, actions: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
+        """Actions as a tensor (class indices or flat floats) and a finite-row mask."""
+        array = np.asarray(actions)
+        if self.discrete:
+            array = array.reshape(len(array))
+            ok = np.isfinite(array) if array.dtype.kind == "f" else np.ones(len(array), bool)
+            ids = np.where(ok, array, self.start).astype(np.int64) - self.start
+            return torch.from_numpy(np.clip(ids, 0, self.dim - 1)), ok
+        flat = array.reshape(len(array), -1).astype(np.float32)
+        ok = np.isfinite(flat).all(axis=1)
+        return torch.from_numpy(np.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)), ok
+
+    def features(self, actions: torch.Tensor) -> torch.Tensor:
+        """Float features of actions from :meth:`to_tensor`."""
+        if self.discrete:
+            return nn.functional.one_hot(actions, self.dim).float()
+        return actions
+
+    def inverse_loss(self, prediction: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        """Per-sample inverse-dynamics loss: cross-entropy (Discrete) or squared error (Box)."""
+        if self.discrete:
+            return nn.functional.cross_entropy(prediction, actions, reduction="none")
+        return ((prediction - actions) ** 2).mean(dim=1)

@@ -1,0 +1,150 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from densegym.agents.sb3.checkpoints import (
+    collect_shaper_states,
+    latest_checkpoint,
+    list_checkpoints,
+    restore_shaper_states,
+)
+from densegym.agents.sb3.training import RunConfig, make_env, resume_run, train
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from densegym.cli import main as cli_main
+
+
+def _scalars(run_dir):
+    accumulator = EventAccumulator(str(run_dir))
+    accumulator.Reload()
+    return {
+        tag: [e.step for e in accumulator.Scalars(tag)] for tag in accumulator.Tags()["scalars"]
+    }
+
+
+@pytest.mark.parametrize("algo", ["ppo", "a2c", "dqn"])
+@pytest.mark.parametrize(
+    "env_id, shaping",
+    [
+        ("densegym/MountainCarSparse-v0", ["potential", "count"]),
+        ("densegym/MiniHack-Room-5x5-v0", ["count", "potential"]),
+    ],
+)
+def test_sb3_smoke_runs_with_shaping(tmp_path, algo, env_id, shaping):
+    hyper = {"learning_starts": 64} if algo == "dqn" else {}
+    config = RunConfig(
+        env_id,
+        algo=algo,
+        shaping=shaping,
+        steps=768,
+        n_envs=2,
+        logdir=str(tmp_path),
+        hyperparams=hyper,
+        log_every=128,
+    )
+    summary = train(config, progress=False)
+    assert summary["timesteps"] >= 768
+    assert summary["env_steps_per_s"] > 0
+    scalars = _scalars(summary["run_dir"])
+    assert "reward/extrinsic" in scalars
+    assert "reward/count" in scalars and "reward/potential" in scalars
+    assert "shaping/count_ms_per_step" in scalars
+
+
+def test_unshaped_run_logs_extrinsic_from_reward(tmp_path):
+    config = RunConfig(
+        "densegym/MiniHack-Room-5x5-v0", steps=1024, n_envs=4, logdir=str(tmp_path), log_every=256
+    )
+    summary = train(config, progress=False)
+    rows = np.genfromtxt(f"{summary['run_dir']}/curve.csv", delimiter=",", names=True)
+    # An episode that succeeds earns 1 minus small wall penalties; success implies return > 0.
+    assert np.all((rows["success_rate"] == 0) | (rows["extrinsic_return"] > 0))
+
+
+def test_cli_train_writes_tensorboard_terms_and_resume_continues(tmp_path, capsys):
+    code = cli_main(
+        [
+            "train",
+            "--env",
+            "densegym/MiniHack-Room-5x5-v0",
+            "--shaping",
+            "count+potential",
+            "--steps",
+            "1024",
+            "--n-envs",
+            "4",
+            "--logdir",
+            str(tmp_path),
+            "--checkpoint-every",
+            "512",
+            "--no-progress",
+        ]
+    )
+    assert code == 0
+    summary = json.loads(capsys.readouterr().out.split("\nTensorBoard")[0])
+    run_dir = summary["run_dir"]
+    assert summary["timesteps"] == 1024
+    scalars = _scalars(run_dir)
+    for tag in (
+        "reward/extrinsic",
+        "reward/count",
+        "reward/potential",
+        "episode/success_rate",
+        "episode/length",
+        "shaping/count_ms_per_step",
+        "time/fps",
+    ):
+        assert tag in scalars, tag
+    assert [p.name for p in list_checkpoints(run_dir)] == ["step_512", "step_1024"]
+
+    code = cli_main(["train", "--resume", run_dir, "--steps", "2048", "--no-progress"])
+    assert code == 0
+    resumed = json.loads(capsys.readouterr().out.split("\nTensorBoard")[0])
+    assert resumed["timesteps"] == 2048
+    assert latest_checkpoint(run_dir).name == "step_2048"
+    steps = _scalars(run_dir)["episode/success_rate"]
+    assert max(steps) >= 2048 - 256 and min(steps) <= 1024
+    curve = np.genfromtxt(f"{run_dir}/curve.csv", delimiter=",", names=True)
+    assert np.all(np.diff(curve["timesteps"]) > 0), "curve continues, never restarts at 0"
+
+
+def test_checkpoint_restores_shaper_state(tmp_path):
+    config = RunConfig(
+        "densegym/MountainCarSparse-v0",
+        shaping="count",
+        steps=512,
+        n_envs=2,
+        logdir=str(tmp_path),
+        checkpoint_every=256,
+    )
+    train(config, progress=False)
+    saved = torch.load(latest_checkpoint(config.run_dir) / "shapers.pt", weights_only=False)
+    assert sum(saved["per_env"][0][0]["counts"].values()) > 200
+    fresh = make_env(config)
+    assert collect_shaper_states(fresh)["per_env"][0][0]["counts"] == {}
+    restore_shaper_states(fresh, saved)
+    assert collect_shaper_states(fresh)["per_env"] == saved["per_env"]
+    fresh.close()
+
+
+def test_resume_without_checkpoint_is_a_clear_error(tmp_path):
+    config = RunConfig("densegym/MountainCarSparse-v0", steps=256, n_envs=1, logdir=str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        train(config, resume=True, progress=False)
+    with pytest.raises(FileNotFoundError):
+        resume_run(tmp_path / "missing")
+
+
+def test_run_config_validation(tmp_path):
+    with pytest.raises(ValueError, match="algo"):
+        RunConfig("densegym/MountainCarSparse-v0", algo="sac")
+    with pytest.raises(ValueError, match="unknown env id"):
+        RunConfig("densegym/Nope-v0")
+    with pytest.raises(TypeError, match="shaping must be"):
+        RunConfig("densegym/MountainCarSparse-v0", shaping=3)
+    config = RunConfig(
+        "densegym/MountainCarSparse-v0", shaping="nope", steps=8, n_envs=1, logdir=str(tmp_path)
+    )
+    with pytest.raises(ValueError, match="unknown shaper 'nope'"):
+        train(config, progress=False)
