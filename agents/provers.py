@@ -24,12 +24,10 @@ and ``V = 0`` once a wrong value has been committed that the continuation builds
 on (the trusting oracle carries it to a wrong answer; on Countdown a wrong result
 loses the episode outright). :meth:`NoisyOracleProver.success_probability` returns
 this closed form, with ``r`` from ``env.unwrapped.oracle_remaining()``. It is exact
-for Arithmetic, WordProblems and Countdown, whose operations are injective in each
-operand (no zero factors), so a single wrong value can never be undone and the
-prover's errors never equal the right value; two errors on separate branches of a
-plan can in rare cases cancel, and GSM8K plans recovered from annotations are
-approximate, so there it is a close estimate. It also assumes the step budget
-leaves at least ``r`` steps.
+(given a step budget of at least ``r``): a wrong step is drawn so that the trusting
+continuation from it cannot reach the right answer (``env.unwrapped.wrong_step``
+checks this by simulation), so errors never cancel; on Countdown any wrong result
+loses the episode anyway.
 
 Example:
     >>> import gymnasium as gym, densegym
@@ -53,6 +51,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
+
 from densegym.envs.reasoning.base import ReasoningEnv, ReasoningState
 
 __all__ = [
@@ -111,6 +110,9 @@ def _step_limit(start: Start, max_steps: int | None) -> int:
 class Prover:
     """Base class: subclasses implement :meth:`act` (and may batch :meth:`act_batch`)."""
 
+    #: Whether :meth:`act` reads the observation text (rollouts skip building it if not).
+    reads_observation: bool = True
+
     def act(self, observation: str, env: gym.Env) -> str:
         """Return the next step for the episode ``env`` shows as ``observation``."""
         raise NotImplementedError
@@ -154,9 +156,8 @@ class Prover:
             active = [i for i in range(n) if outcome[i] is None]
             if not active:
                 break
-            steps = self.act_batch(
-                [envs[i].observation() for i in active], [envs[i] for i in active]
-            )
+            observations = [envs[i].observation() if self.reads_observation else "" for i in active]
+            steps = self.act_batch(observations, [envs[i] for i in active])
             for i, step in zip(active, steps):
                 _, _, terminated, _, info = envs[i].step(step)
                 written[i].append(step)
@@ -195,6 +196,8 @@ class NoisyOracleProver(Prover):
         >>> NoisyOracleProver(0.0).rollout(env).success
         True
     """
+
+    reads_observation = False
 
     def __init__(self, p_error: float = 0.0, seed: int | None = None):
         if not 0.0 <= float(p_error) <= 1.0:

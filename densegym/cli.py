@@ -141,11 +141,14 @@ def _load_agent(args: argparse.Namespace):
     from densegym.agents.sb3.training import ALGORITHMS, CONFIG_FILE, RunConfig
 
     if args.agent.startswith("llm:"):
-        from densegym.agents.llm import LLMPolicy  # provided by the LLM-agents issue
-
+        try:
+            from densegym.agents.llm import LLMPolicy
+        except ImportError as error:
+            raise SystemExit(f"LLM agents are not available in this install: {error}") from None
+        if not args.env:
+            raise SystemExit("--agent llm:<backend> needs --env")
         return LLMPolicy(backend=args.agent.removeprefix("llm:")), args.env, None
     if args.agent == "random":
-
         if not args.env:
             raise SystemExit("--agent random needs --env")
         return "random", args.env, None

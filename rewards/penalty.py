@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+
 from densegym.rewards.core import ShapedReward, Transition
 
 

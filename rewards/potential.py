@@ -13,6 +13,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from densegym.rewards.core import ShapedReward, Transition
 
 #: A potential maps (unwrapped env, observation) to a float.

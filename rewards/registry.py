@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import gymnasium as gym
+
 from densegym.rewards.core import ShapedReward
 
 _REGISTRY: dict[str, type[ShapedReward] | str] = {}

@@ -32,7 +32,6 @@ class EpisodeStats:
         self.lengths = [0] * n_envs
         self.episodes: deque[dict[str, float]] = deque(maxlen=window)
         self.total_episodes = 0
-        self.shaping_ms: defaultdict[str, list[float]] = defaultdict(list)
         self.llm = {"tokens": 0.0, "calls": 0.0}
 
     def add_step(
@@ -48,8 +47,6 @@ class EpisodeStats:
             terms = {names.EXTRINSIC: 0.0 if reward is None else float(reward)}
         for term, value in terms.items():
             sums[term] += float(value)
-        for term, ms in info.get("shaping_ms", {}).items():
-            self.shaping_ms[term].append(float(ms))
         usage = info.get("llm_usage")
         if usage:
             self.llm["tokens"] += float(usage.get("tokens", 0))
@@ -65,21 +62,40 @@ class EpisodeStats:
             self.lengths[env_index] = 0
 
     def summary(self) -> dict[str, float]:
-        """Means over the last ``window`` episodes, plus shaping cost since the last call."""
+        """Means over the last ``window`` episodes."""
         out: dict[str, float] = {}
         if self.episodes:
             keys = {key for record in self.episodes for key in record}
             for key in sorted(keys):
                 out[key] = float(np.mean([record.get(key, 0.0) for record in self.episodes]))
-        for term, values in self.shaping_ms.items():
-            if values:
-                out[names.shaping_time_tag(term)] = float(np.mean(values))
-        self.shaping_ms = defaultdict(list)
         out[names.EPISODES] = float(self.total_episodes)
         if self.llm["calls"]:
             out[names.LLM_TOKENS] = self.llm["tokens"]
             out[names.LLM_CALLS] = self.llm["calls"]
         return out
+
+
+def shaping_times(venv: Any) -> dict[str, tuple[float, float]]:
+    """Total (seconds, steps) each shaping term has cost across a VecEnv's sub-envs.
+
+    Reads ``shaping_times()`` from every sub-env's shaper stack and from any batched
+    VecEnv wrapper that offers it; unshaped envs contribute nothing.
+    """
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    try:
+        per_env = venv.env_method("shaping_times")
+    except AttributeError:
+        per_env = []
+    current = venv
+    while current is not None:
+        if callable(getattr(type(current), "shaping_times", None)):
+            per_env.append(current.shaping_times())
+        current = getattr(current, "venv", None)
+    for times in per_env:
+        for term, entry in times.items():
+            totals[term][0] += float(entry["seconds"])
+            totals[term][1] += float(entry["steps"])
+    return {term: (seconds, steps) for term, (seconds, steps) in totals.items()}
 
 
 class MetricsCallback(BaseCallback):
@@ -108,11 +124,13 @@ class MetricsCallback(BaseCallback):
         self.last_log = -1
         self.latest: dict[str, float] = {}
         self._fps_start = (0.0, 0)
+        self._times: dict[str, tuple[float, float]] = {}
 
     def _on_training_start(self) -> None:
         self.stats = EpisodeStats(self.training_env.num_envs, self.window)
         self.last_log = self.num_timesteps
         self._fps_start = (time.perf_counter(), self.num_timesteps)
+        self._times = shaping_times(self.training_env)
         if self.curve_path is not None and not self.curve_path.exists():
             self.curve_path.parent.mkdir(parents=True, exist_ok=True)
             with self.curve_path.open("w", newline="") as handle:
@@ -132,7 +150,8 @@ class MetricsCallback(BaseCallback):
             self.log_now()
 
     def _on_training_end(self) -> None:
-        self.log_now()
+        if self.num_timesteps > self.last_log or not self.latest:
+            self.log_now()
 
     def log_now(self) -> None:
         """Record the current means and append a learning-curve row."""
@@ -142,8 +161,18 @@ class MetricsCallback(BaseCallback):
         elapsed = time.perf_counter() - start_time
         if elapsed > 0:
             summary[names.FPS] = (self.num_timesteps - start_steps) / elapsed
+        times = shaping_times(self.training_env)
+        for term, (seconds, steps) in times.items():
+            seconds_before, steps_before = self._times.get(term, (0.0, 0.0))
+            if steps > steps_before:
+                ms = 1e3 * (seconds - seconds_before) / (steps - steps_before)
+                summary[names.shaping_time_tag(term)] = ms
+        self._times = times
         for key, value in summary.items():
             self.logger.record(key, value)
+        # SB3 dumps on its own schedule (A2C every 100 rollouts, DQN every 4 episodes);
+        # dumping here puts every log point in TensorBoard at its own step.
+        self.logger.dump(self.num_timesteps)
         self.latest = summary
         self.last_log = self.num_timesteps
         if self.curve_path is not None and names.SUCCESS_RATE in summary:

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from densegym.rewards import find_shapers
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
+
+from densegym.rewards import find_shapers
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 MODEL_FILE = "model.zip"

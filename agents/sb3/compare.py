@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from densegym import logging as names
 from densegym.agents.sb3.plotting import plot_success
 from densegym.agents.sb3.training import CURVE_FILE, SUMMARY_FILE, RunConfig, train
 from densegym.rewards import shaping_label
-
-from densegym import logging as names
 
 
 def _run(config: RunConfig) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
 from densegym.rewards import find_shapers
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
 from densegym.rewards.intrinsic.vec import VecIntrinsicBonus
-from stable_baselines3.common.callbacks import BaseCallback
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 
 def rollout_trainables(venv: VecEnv) -> list[Any]:

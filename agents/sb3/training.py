@@ -10,10 +10,6 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-from densegym.agents.sb3.callbacks import MetricsCallback, RichProgressCallback
-from densegym.agents.sb3.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
-from densegym.agents.sb3.extractors import MiniHackExtractor
-from densegym.rewards import normalize_spec, shaping_label
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -23,6 +19,10 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import densegym  # noqa: F401  (registers the env ids)
 from densegym import logging as names
+from densegym.agents.sb3.callbacks import MetricsCallback, RichProgressCallback
+from densegym.agents.sb3.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from densegym.agents.sb3.extractors import MiniHackExtractor
+from densegym.rewards import normalize_spec, shaping_label
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
 CONFIG_FILE = "config.json"

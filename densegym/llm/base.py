@@ -164,11 +164,33 @@ class LLM(abc.ABC):
         self.usage.add(prompt_tokens=read, seconds=time.perf_counter() - start)
         return scored
 
+    def prompt_logprobs(self, texts: str | Sequence[str]) -> list[TokenLogprobs]:
+        """Score every token of each text given the tokens before it (``echo``-style).
+
+        The tokens are the text's own tokenisation as a whole. A token with nothing
+        before it (the first one, unless the tokenizer adds a BOS token) gets ``nan``.
+        OpenAI-compatible servers return the same for ``echo=True`` with ``logprobs``.
+
+        Args:
+            texts: One text or a batch.
+
+        Returns:
+            One :class:`TokenLogprobs` per text.
+
+        Raises:
+            NotImplementedError: When the backend cannot score whole texts.
+        """
+        batch = as_prompts(texts, "texts")
+        start = time.perf_counter()
+        scored, read = self._prompt_logprobs(batch) if batch else ([], 0)
+        self.usage.add(prompt_tokens=read, seconds=time.perf_counter() - start)
+        return scored
+
     def format_chat(self, messages: Conversation) -> str:
         """Render one conversation as the prompt text the model expects (its chat template)."""
         raise NotImplementedError(f"{type(self).__name__} has no chat template")
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (an optional hook, not abstract)
         """Release resources (models, sessions); the default does nothing."""
 
     def __enter__(self) -> LLM:

@@ -26,7 +26,7 @@ class LLMServerError(LLMError):
         self.status = status
 
 
-def require(*modules: str, purpose: str = "The transformers backends") -> list[ModuleType]:
+def require(*modules: str, purpose: str = "densegym's transformers backends") -> list[ModuleType]:
     """Import optional modules or raise ``DependencyNotInstalled`` with the install command.
 
     Args:
@@ -45,7 +45,7 @@ def require(*modules: str, purpose: str = "The transformers backends") -> list[M
         >>> require("no_such_module_xyz")
         Traceback (most recent call last):
         ...
-        gymnasium.error.DependencyNotInstalled: The transformers backends need no_such_module_xyz ...
+        gymnasium.error.DependencyNotInstalled: ...missing no_such_module_xyz ...
     """
     imported = []
     for name in modules:
@@ -53,6 +53,6 @@ def require(*modules: str, purpose: str = "The transformers backends") -> list[M
             imported.append(importlib.import_module(name))
         except ImportError as error:
             raise DependencyNotInstalled(
-                f"{purpose} need {name} ({error}); install the llm extra with: {INSTALL_HINT}"
+                f"{purpose}: missing {name} ({error}); install the llm extra with: {INSTALL_HINT}"
             ) from error
     return imported

@@ -63,7 +63,9 @@ class LlamaCppBackend(LLM):
             self.model = llama_cpp.Llama(model_path=str(self.path), **self._options)
         self._scorer: Any = None
 
-    def _sample(self, call: Any, params: SamplingParams, sample: int, **inputs: Any) -> dict[str, Any]:
+    def _sample(
+        self, call: Any, params: SamplingParams, sample: int, **inputs: Any
+    ) -> dict[str, Any]:
         seed = None if params.seed is None else params.seed + sample
         return call(
             **inputs,
@@ -76,7 +78,9 @@ class LlamaCppBackend(LLM):
             seed=seed,
         )
 
-    def _completion(self, answer: dict[str, Any], params: SamplingParams, index: int, sample: int, chat: bool) -> Completion:
+    def _completion(
+        self, answer: dict[str, Any], params: SamplingParams, index: int, sample: int, chat: bool
+    ) -> Completion:
         choice = answer["choices"][0]
         text = choice["message"]["content"] if chat else choice["text"]
         usage = answer.get("usage") or {}
@@ -99,11 +103,15 @@ class LlamaCppBackend(LLM):
                 out.append(self._completion(answer, params, index, sample, chat=False))
         return out
 
-    def _chat(self, conversations: list[list[dict[str, str]]], params: SamplingParams) -> list[Completion]:
+    def _chat(
+        self, conversations: list[list[dict[str, str]]], params: SamplingParams
+    ) -> list[Completion]:
         out = []
         for index, messages in enumerate(conversations):
             for sample in range(params.n):
-                answer = self._sample(self.model.create_chat_completion, params, sample, messages=messages)
+                answer = self._sample(
+                    self.model.create_chat_completion, params, sample, messages=messages
+                )
                 out.append(self._completion(answer, params, index, sample, chat=True))
         return out
 
@@ -113,7 +121,9 @@ class LlamaCppBackend(LLM):
         if self._scorer is None:
             llama_cpp = _import_llama_cpp()
             with _quiet():
-                self._scorer = llama_cpp.Llama(model_path=str(self.path), logits_all=True, **self._options)
+                self._scorer = llama_cpp.Llama(
+                    model_path=str(self.path), logits_all=True, **self._options
+                )
         scorer = self._scorer
         out, read = [], 0
         for prompt, continuation in zip(prompts, continuations):
@@ -121,7 +131,9 @@ class LlamaCppBackend(LLM):
             target = scorer.tokenize(continuation.encode("utf-8"), add_bos=False, special=False)
             scorer.reset()
             scorer.eval(context + target)
-            logits = np.asarray(scorer.scores[len(context) - 1 : len(context) + len(target) - 1], dtype=np.float64)
+            logits = np.asarray(
+                scorer.scores[len(context) - 1 : len(context) + len(target) - 1], dtype=np.float64
+            )
             logits -= logits.max(axis=1, keepdims=True)
             logp = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
             pieces = [scorer.detokenize([t]).decode("utf-8", errors="replace") for t in target]

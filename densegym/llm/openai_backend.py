@@ -7,6 +7,7 @@ concurrently, so per-prompt token counts are exact. Standard library only.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -178,7 +179,7 @@ class OpenAIBackend(LLM):
         return [c for group in self._map(one, list(enumerate(conversations))) for c in group]
 
     def _echo(self, text: str) -> dict[str, Any]:
-        """Ask the server to score ``text`` (echo + logprobs); ``NotImplementedError`` if it can't."""
+        """Ask the server to score ``text`` (echo + logprobs), or raise ``NotImplementedError``."""
         payload = {
             "model": self.model,
             "prompt": text,
@@ -204,6 +205,24 @@ class OpenAIBackend(LLM):
                 "this server does not support scoring"
             )
         return answer
+
+    def _prompt_logprobs(self, texts: list[str]) -> tuple[list[TokenLogprobs], int]:
+        def one(text: str) -> tuple[TokenLogprobs, int]:
+            answer = self._echo(text)
+            data = answer["choices"][0]["logprobs"]
+            keep = [i for i, offset in enumerate(data["text_offset"]) if offset < len(text)]
+            scored = TokenLogprobs(
+                tokens=tuple(data["tokens"][i] for i in keep),
+                logprobs=tuple(
+                    math.nan if data["token_logprobs"][i] is None else data["token_logprobs"][i]
+                    for i in keep
+                ),
+                offsets=tuple(data["text_offset"][i] for i in keep),
+            )
+            return scored, int((answer.get("usage") or {}).get("prompt_tokens", len(keep)))
+
+        results = self._map(one, texts)
+        return [r for r, _ in results], sum(n for _, n in results)
 
     def _logprobs(
         self, prompts: list[str], continuations: list[str]

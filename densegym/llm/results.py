@@ -11,7 +11,7 @@ FINISH_REASONS = ("stop", "length")
 
 @dataclass(frozen=True)
 class SamplingParams:
-    """Validated settings of one ``generate``/``chat`` call.
+    r"""Validated settings of one ``generate``/``chat`` call.
 
     Args:
         n: Samples per prompt.
@@ -22,8 +22,8 @@ class SamplingParams:
         seed: Makes sampling reproducible when given.
 
     Example:
-        >>> SamplingParams(stop="\\n").stop
-        ('\\n',)
+        >>> SamplingParams(stop="\n").stop
+        ('\n',)
         >>> SamplingParams(temperature=0.7, n=2).greedy
         False
     """

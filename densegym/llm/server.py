@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import threading
 import time
 import uuid
@@ -89,6 +90,7 @@ class OpenAICompatServer:
         self.model = model or backend.name
         self._port = port
         self._lock = threading.Lock()
+        self._bound: int | None = None
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -100,6 +102,7 @@ class OpenAICompatServer:
         handler = type("Handler", (_Handler,), {"app": self})
         self._httpd = ThreadingHTTPServer((self.host, self._port), handler)
         self._httpd.daemon_threads = True
+        self._bound = int(self._httpd.server_address[1])
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, name=f"densegym-llm-server:{self.port}", daemon=True
         )
@@ -125,10 +128,10 @@ class OpenAICompatServer:
 
     @property
     def port(self) -> int:
-        """The bound port (after :meth:`start`)."""
-        if self._httpd is None:
-            raise RuntimeError("the server is not running; call start()")
-        return int(self._httpd.server_address[1])
+        """The bound port (once :meth:`start` has run)."""
+        if self._bound is None:
+            raise RuntimeError("the server has not been started; call start()")
+        return self._bound
 
     @property
     def base_url(self) -> str:
@@ -160,8 +163,11 @@ class OpenAICompatServer:
         if params["max_tokens"] == 0:
             scored = []
             if echo and logprobs is not None:
-                with self._lock:
-                    scored = self.backend.logprobs([""] * len(prompts), prompts)
+                try:
+                    with self._lock:
+                        scored = self.backend.prompt_logprobs(prompts)
+                except NotImplementedError as error:
+                    raise RequestError(f"this backend cannot score prompts: {error}") from None
                 prompt_tokens = sum(len(s) for s in scored)
             for i, prompt in enumerate(prompts):
                 for j in range(params["n"]):
@@ -175,7 +181,7 @@ class OpenAICompatServer:
                         s = scored[i]
                         choice["logprobs"] = {
                             "tokens": list(s.tokens),
-                            "token_logprobs": list(s.logprobs),
+                            "token_logprobs": [None if math.isnan(v) else v for v in s.logprobs],
                             "text_offset": list(s.offsets),
                             "top_logprobs": [{t: v} for t, v in zip(s.tokens, s.logprobs)],
                         }

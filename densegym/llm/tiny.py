@@ -24,11 +24,18 @@ from densegym.llm.transformers_backend import (
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 
 
+def _byte_alphabet() -> list[str]:
+    """The 256 characters GPT-2's byte-level BPE uses for bytes 0..255, in byte order."""
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    extra = iter(range(256, 512))
+    return [chr(b) if b in printable else chr(next(extra)) for b in range(256)]
+
+
 def byte_tokenizer() -> Any:
     """Build a byte-level tokenizer in memory: 3 ChatML special tokens + 256 bytes.
 
     Written here (with the ``tokenizers`` library) rather than downloaded, so tests run
-    offline; it has no merges, so every byte is one token.
+    offline; it has no merges, so every byte is one token, with id ``3 + byte``.
 
     Example:
         >>> tok = byte_tokenizer()
@@ -38,7 +45,8 @@ def byte_tokenizer() -> Any:
     (transformers,) = require("transformers")
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 
-    alphabet = sorted(pre_tokenizers.ByteLevel.alphabet(), key=ord)
+    alphabet = _byte_alphabet()
+    assert set(alphabet) == set(pre_tokenizers.ByteLevel.alphabet())
     vocab = {token: i for i, token in enumerate(SPECIAL_TOKENS)}
     vocab.update({char: len(SPECIAL_TOKENS) + i for i, char in enumerate(alphabet)})
     core = Tokenizer(models.BPE(vocab=vocab, merges=[]))
@@ -75,6 +83,7 @@ def load_tiny_random(
     heads: int = 4,
     dtype: str | torch.dtype | None = None,
     device: str | torch.device | None = "cpu",
+    num_threads: int | None = 1,
     **options: Any,
 ) -> TransformersBackend:
     """Build the ``tiny-random`` backend.
@@ -88,6 +97,7 @@ def load_tiny_random(
         heads: Attention heads (two key/value heads).
         dtype: Parameter dtype (float32 by default on CPU).
         device: Where it runs; CPU by default because it is tiny.
+        num_threads: CPU threads during calls; one is fastest for a model this small.
         options: Passed to :class:`TransformersBackend` (``batch_size``, ...).
 
     Example:
@@ -128,4 +138,4 @@ def load_tiny_random(
     model.generation_config.pad_token_id = tok.pad_token_id
     target = resolve_device(device)
     model.to(device=target, dtype=resolve_dtype(dtype, target))
-    return TransformersBackend(model, tok, name="tiny-random", **options)
+    return TransformersBackend(model, tok, name="tiny-random", num_threads=num_threads, **options)

@@ -11,6 +11,7 @@ import contextlib
 import inspect
 import logging
 import os
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -92,6 +93,20 @@ def quiet_transformers() -> Iterator[None]:
 
 
 @contextlib.contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with ``count`` intra-op CPU threads (``None``: leave torch's setting)."""
+    if not count:
+        yield
+        return
+    before = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
 def seeded(seed: int | None, device: torch.device) -> Iterator[None]:
     """Seed torch's generators for the block without disturbing the global RNG state."""
     if seed is None:
@@ -134,6 +149,8 @@ class TransformersBackend(LLM):
         name: The spec it was loaded from.
         batch_size: Most prompts (times ``n``) per ``model.generate`` call.
         score_tokens: Most padded tokens per scoring forward pass.
+        num_threads: CPU threads torch uses during calls (``None``: torch's default).
+            Tiny models run faster on one thread, and do not thrash a busy machine.
 
     Example:
         >>> import densegym.llm
@@ -151,12 +168,15 @@ class TransformersBackend(LLM):
         name: str = "hf",
         batch_size: int = 16,
         score_tokens: int = 8192,
+        num_threads: int | None = None,
     ):
         super().__init__(name)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.batch_size = int(batch_size)
         self.score_tokens = int(score_tokens)
+        self.num_threads = num_threads
+        self._lock = threading.RLock()  # one call at a time: torch threads, RNG forks
         tokenizer.padding_side = "left"
         if tokenizer.pad_token_id is None:
             tokenizer.pad_token = tokenizer.eos_token
@@ -190,7 +210,8 @@ class TransformersBackend(LLM):
             device: ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda:1"``, ...
             local_files_only: Never reach the Hugging Face hub (the default).
             name: Spec recorded on the backend; default ``"hf:<path>"``.
-            kwargs: Passed to the constructor (``batch_size``, ``score_tokens``).
+            kwargs: Passed to the constructor (``batch_size``, ``score_tokens``,
+                ``num_threads``).
         """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         (transformers,) = require("transformers")
@@ -239,6 +260,12 @@ class TransformersBackend(LLM):
     def _generate(
         self, prompts: list[str], params: SamplingParams, *, templated: bool = False
     ) -> list[Completion]:
+        with self._lock:
+            return self._generate_unlocked(prompts, params, templated)
+
+    def _generate_unlocked(
+        self, prompts: list[str], params: SamplingParams, templated: bool
+    ) -> list[Completion]:
         rows_per_prompt = 1 if params.greedy else params.n
         step = max(1, self.batch_size // rows_per_prompt)
         out: list[Completion] = []
@@ -273,7 +300,11 @@ class TransformersBackend(LLM):
         criteria = StoppingCriteriaList()
         if params.stop:
             criteria.append(_stop_criteria(self.tokenizer, params.stop, width))
-        with torch.inference_mode(), seeded(params.seed, self.device):
+        with (
+            torch.inference_mode(),
+            torch_threads(self.num_threads),
+            seeded(params.seed, self.device),
+        ):
             sequences = self.model.generate(
                 **encoded, generation_config=config, stopping_criteria=criteria
             )
@@ -328,7 +359,49 @@ class TransformersBackend(LLM):
     def _logprobs(
         self, prompts: list[str], continuations: list[str]
     ) -> tuple[list[TokenLogprobs], int]:
-        pairs = [self._encode_pair(p, c) for p, c in zip(prompts, continuations)]
+        return self._score_pairs([self._encode_pair(p, c) for p, c in zip(prompts, continuations)])
+
+    def _prompt_logprobs(self, texts: list[str]) -> tuple[list[TokenLogprobs], int]:
+        pairs, firsts = [], []
+        for text in texts:
+            full = list(self.tokenizer(text, add_special_tokens=True)["input_ids"])
+            plain = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+            split = len(full) - len(plain)
+            if plain and full[split:] == plain and split > 0:  # e.g. a BOS the tokenizer adds
+                pairs.append((full[:split], plain))
+                firsts.append([])
+            else:  # nothing before the first token: it gets no score
+                pairs.append((plain[:1], plain[1:]))
+                firsts.append(plain[:1])
+        scored, read = self._score_pairs([p for p in pairs if p[0]])
+        results = iter(scored)
+        out = []
+        for (context, _), first in zip(pairs, firsts):
+            if not context:
+                out.append(TokenLogprobs(tokens=(), logprobs=(), offsets=(), token_ids=()))
+                continue
+            rest = next(results)
+            ids = [*first, *rest.token_ids]
+            out.append(
+                TokenLogprobs(
+                    tokens=tuple(self.tokenizer.decode([t]) for t in ids),
+                    logprobs=(float("nan"),) * len(first) + rest.logprobs,
+                    offsets=tuple(len(self.tokenizer.decode(ids[:j])) for j in range(len(ids))),
+                    token_ids=tuple(ids),
+                )
+            )
+        return out, read
+
+    def _score_pairs(
+        self, pairs: list[tuple[list[int], list[int]]]
+    ) -> tuple[list[TokenLogprobs], int]:
+        """Score (context, target) id pairs in length-sorted batches under the token budget."""
+        with self._lock:
+            return self._score_pairs_unlocked(pairs)
+
+    def _score_pairs_unlocked(
+        self, pairs: list[tuple[list[int], list[int]]]
+    ) -> tuple[list[TokenLogprobs], int]:
         order = sorted(range(len(pairs)), key=lambda i: len(pairs[i][0]) + len(pairs[i][1]))
         results: list[TokenLogprobs | None] = [None] * len(pairs)
         read = 0
@@ -336,15 +409,14 @@ class TransformersBackend(LLM):
         for index in [*order, None]:
             if index is not None:
                 length = sum(map(len, pairs[index]))
-                fits = (len(batch) + 1) * length <= self.score_tokens and len(
-                    batch
-                ) < self.batch_size
-                if fits or not batch:
+                room = (len(batch) + 1) * length <= self.score_tokens
+                if not batch or (room and len(batch) < self.batch_size):
                     batch.append(index)
                     continue
-            for i, scored in zip(batch, self._score_batch([pairs[i] for i in batch])):
-                results[i] = scored
-            read += sum(sum(map(len, pairs[i])) for i in batch)
+            if batch:
+                for i, scored in zip(batch, self._score_batch([pairs[i] for i in batch])):
+                    results[i] = scored
+                read += sum(sum(map(len, pairs[i])) for i in batch)
             batch = [index] if index is not None else []
         return [r for r in results if r is not None], read
 
@@ -367,7 +439,7 @@ class TransformersBackend(LLM):
             kwargs["position_ids"] = (mask.cumsum(dim=1) - 1).clamp(min=0).to(self.device)
         if self._keep_arg:
             kwargs[self._keep_arg] = keep
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads(self.num_threads):
             logits = self.model(**kwargs).logits[:, -keep:, :]
         logprobs = torch.log_softmax(logits.float(), dim=-1)
         out = []

@@ -49,12 +49,12 @@ def _split(rng: random.Random, value: int, level: ArithmeticLevel) -> tuple[str,
     top = level.max_value
     for op in ops:
         if op == "+":
+            high = top if level.negatives else min(top, value - 1)
             low = -top if level.negatives else 1
-            choices = [a for a in range(low, top + 1) if a not in (0, value)]
-            if not level.negatives:
-                choices = [a for a in choices if a < value]
-            if choices:
-                a = rng.choice(choices)
+            if high < low:
+                continue
+            a = rng.randint(low, high)
+            if a not in (0, value):
                 return "+", a, value - a
         elif op == "-":
             b = rng.randint(1, top)
@@ -62,7 +62,7 @@ def _split(rng: random.Random, value: int, level: ArithmeticLevel) -> tuple[str,
                 b = -b
             if value + b != 0:
                 return "-", value + b, b
-        elif op == "*":
+        elif op == "*" and abs(value) >= 4:
             divisors = [d for d in range(2, int(abs(value) ** 0.5) + 1) if value % d == 0]
             if divisors:
                 d = rng.choice(divisors)
@@ -121,12 +121,13 @@ def generate_arithmetic(
     tree = _tree(rng, value, count, level)
     builder = PlanBuilder()
     answer_ref = _plan(tree, builder)
+    expression = render(tree)
     return ChainTask(
         family="arithmetic",
-        question=f"Compute {render(tree)}.",
+        question=f"Compute {expression}.",
         answer=builder.value(answer_ref),
         plan=builder.steps(),
-        meta={"difficulty": difficulty, "n_ops": count, "expression": render(tree)},
+        meta={"difficulty": difficulty, "n_ops": count, "expression": expression},
     )
 
 

@@ -13,10 +13,10 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+
 from densegym.envs.reasoning.curriculum import Curriculum
 from densegym.envs.reasoning.expr import format_number
 from densegym.envs.reasoning.task import ReasoningTask, StepReport, Tracker, invalid
-
 from densegym.spaces import PermissiveText
 
 #: Reward and info fields every reasoning env documents in ``env.unwrapped.task``.
@@ -91,6 +91,19 @@ class ReasoningEnv(gym.Env[str, str]):
     ## Registered Configurations
     See the task families: ``densegym/Arithmetic-v0``, ``densegym/WordProblems-v0``,
     ``densegym/Countdown-v0``, ``densegym/GSM8K-v0``.
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> env = gym.make("densegym/Arithmetic-v0", difficulty=1)
+        >>> _ = env.reset(seed=0)
+        >>> base = env.unwrapped
+        >>> snapshot = base.get_state()          # cheap: for search and prover rollouts
+        >>> _, _, _, _, info = env.step("")
+        >>> info["invalid_step"], info["invalid_reason"]
+        (True, 'empty step')
+        >>> base.set_state(snapshot)
+        >>> base.steps, base.clone().oracle_remaining()
+        ((), 3)
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -195,6 +208,14 @@ class ReasoningEnv(gym.Env[str, str]):
         """Count the steps the oracle needs from here (answer included); ``None`` if it fails."""
         steps, solved = self._require_task().simulate(self._tracker, trust_written)
         return len(steps) if solved else None
+
+    def committed(self) -> dict[str, Any]:
+        """The intermediate values the steps so far committed to (JSON-friendly).
+
+        Chain tasks: ``{"values": {"s1": 12, ...}, "wrong": ["s2"], "consistent": False}``
+        keyed by plan step (see ``task["plan"]``); Countdown: the numbers on the board.
+        """
+        return self._tracker.describe() if self._tracker is not None else {}
 
     def observation(self) -> str:
         """Return the current observation text."""

@@ -160,7 +160,8 @@ class ChainTask(ReasoningTask):
         return tuple(result)
 
     @cached_property
-    def _true_canon(self) -> tuple[tuple, ...]:
+    def true_canonical(self) -> tuple[tuple, ...]:
+        """Canonical form of each step with the true values substituted (for matching)."""
         return tuple(canonical(substitute(s.expr, self.values)) for s in self.plan)
 
     def render_step(self, k: int, values: list[Fraction | None], stated: Fraction) -> str:
@@ -175,10 +176,9 @@ class ChainTask(ReasoningTask):
         error_rng: random.Random | None = None,
     ) -> str:
         """Next step: the first plan step not yet bound (trusting) or not bound right."""
-        faithful = tracker.faithful_values()
         if trust_written:
             todo = [k for k in range(len(self.plan)) if k not in tracker.bound]
-            values = faithful
+            values = tracker.faithful_values()
         else:
             todo = [k for k, v in enumerate(self.values) if tracker.bound.get(k) != v]
             values = list(self.values)
@@ -188,9 +188,15 @@ class ChainTask(ReasoningTask):
         value = evaluate(self.plan[k].expr, values)
         if value is None:  # the agent's values divide by zero: fall back to the true ones
             values, value = list(self.values), self.values[k]
-        if error_rng is not None:
-            value = perturb(value, {self.values[k]}, error_rng)
-        return self.render_step(k, values, value)
+        if error_rng is None:
+            return self.render_step(k, values, value)
+        for _ in range(20):  # a wrong value that a trusting continuation cannot undo
+            text = self.render_step(k, values, perturb(value, {self.values[k]}, error_rng))
+            after = tracker.copy()
+            after.process(text)
+            if not self.simulate(after, trust_written=True)[1]:
+                break
+        return text
 
     def _answer_text(
         self, tracker: ChainTracker, trust_written: bool, error_rng: random.Random | None
@@ -241,6 +247,8 @@ class ChainTracker:
 
         Bound steps keep the stated value; unbound steps are computed from them.
         """
+        if self.consistent():  # then every value is the true one
+            return list(self.task.values)
         values: list[Fraction | None] = []
         for k, step in enumerate(self.task.plan):
             values.append(self.bound[k] if k in self.bound else evaluate(step.expr, values))
@@ -250,6 +258,15 @@ class ChainTracker:
         """Whether every stated value is the true one."""
         values = self.task.values
         return all(values[k] == v for k, v in self.bound.items())
+
+    def describe(self) -> dict[str, Any]:
+        """Return the committed values, JSON-friendly: ``{"values": {"s1": 12}, ...}``."""
+        values = self.task.values
+        return {
+            "values": {f"s{k + 1}": json_number(v) for k, v in sorted(self.bound.items())},
+            "wrong": [f"s{k + 1}" for k, v in sorted(self.bound.items()) if values[k] != v],
+            "consistent": self.consistent(),
+        }
 
     def progress(self) -> float:
         """Fraction of plan steps bound to their true value."""
@@ -269,12 +286,17 @@ class ChainTracker:
         target = canonical(equation.expr)
         plan = self.task.plan
         unbound = [k for k in range(len(plan)) if k not in self.bound]
-        bound = [k for k in range(len(plan)) if k in self.bound]
+        # Re-binding a step to the value it already has changes nothing; skipping those
+        # lets a repeated computation (e.g. two steps both "1 + 2") reach the step that
+        # still needs it.
+        bound = [
+            k for k in range(len(plan)) if k in self.bound and self.bound[k] != equation.stated
+        ]
         # While every stated value is true, the agent's values are the true ones.
         faithful = None if self.consistent() else self.faithful_values()
         for group in (unbound, bound):
             for k in group:
-                if self.task._true_canon[k] == target:
+                if self.task.true_canonical[k] == target:
                     self.bound[k] = equation.stated
                     return k
                 if faithful is not None:

@@ -80,6 +80,11 @@ def solve(numbers: tuple[int, ...] | list[int], target: int) -> tuple[Move, ...]
     return _solve(tuple(sorted(int(n) for n in numbers)), int(target))
 
 
+def clear_solver_cache() -> None:
+    """Forget cached solutions (for benchmarks that must not reuse earlier searches)."""
+    _solve.cache_clear()
+
+
 def _move_text(move: Move, stated: int | Fraction | None = None) -> str:
     a, op, b, c = move
     return f"{a} {op} {b} = {format_number(c if stated is None else stated)}"
@@ -183,6 +188,10 @@ class PoolTracker:
     def copy(self) -> PoolTracker:
         """Return an independent copy (the pool is an immutable tuple)."""
         return PoolTracker(self.task, self.pool, self.tainted)
+
+    def describe(self) -> dict[str, Any]:
+        """Return the board, JSON-friendly: ``{"numbers": [...], "tainted": False}``."""
+        return {"numbers": list(self.pool), "tainted": self.tainted}
 
     def progress(self) -> float:
         """1 − (moves still needed) / (moves needed at the start); 0 once tainted or stuck."""

@@ -46,7 +46,7 @@ _ANSWER_RE = re.compile(
 _ANNOTATION_RE = re.compile(r"<<[^<>]*>>")
 _EQUALS_RE = re.compile(r"(?<![=<>!])=(?![=>])")
 _TIMES_RE = re.compile(r"(?<=[\d)])\s*[xX]\s*(?=[\d($])")
-_TOKEN_RE = re.compile(rf"\s*(?:(?P<num>{_UNSIGNED})|(?P<op>[-+*/()%]))")
+_TOKEN_RE = re.compile(rf"(?P<num>{_UNSIGNED})|(?P<op>[-+*/()%])|(?P<bad>\S)")
 _EXPR_CHARS = frozenset("0123456789.,+-*/()% $")
 _REPLACEMENTS = (
     ("\u2212", "-"),  # minus sign
@@ -120,7 +120,8 @@ def normalize(text: str) -> str:
 
 
 def _number_from_match(match: re.Match[str]) -> Fraction:
-    value = Fraction(match["whole"].replace(",", ""))
+    whole = match["whole"].replace(",", "")
+    value = Fraction(int(whole)) if whole.isdigit() else Fraction(whole)
     groups = match.groupdict()
     if groups.get("mnum") and value.denominator == 1 and int(groups["mden"]) != 0:
         value += Fraction(int(groups["mnum"]), int(groups["mden"]))
@@ -221,7 +222,8 @@ class _Parser:
         kind, text = self.tokens[self.pos]
         self.pos += 1
         if kind == "num":
-            expr: Expr = Num(Fraction(text.replace(",", "")))
+            digits = text.replace(",", "")
+            expr: Expr = Num(Fraction(int(digits)) if digits.isdigit() else Fraction(digits))
         elif text == "(":
             expr = self._sum()
             if self._peek() != ")":
@@ -240,19 +242,12 @@ class _Parser:
 
 
 def _tokenize(text: str) -> list[tuple[str, str]] | None:
-    text = text.replace("$", " ")
     tokens: list[tuple[str, str]] = []
-    pos = 0
-    while pos < len(text):
-        if text[pos].isspace():
-            pos += 1
-            continue
-        match = _TOKEN_RE.match(text, pos)
-        if match is None:
+    for match in _TOKEN_RE.finditer(text.replace("$", " ")):
+        if match["bad"] is not None:
             return None
         kind = "num" if match["num"] is not None else "op"
         tokens.append((kind, match[kind]))
-        pos = match.end()
     return tokens
 
 

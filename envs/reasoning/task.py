@@ -81,6 +81,9 @@ class Tracker(Protocol):
     def process(self, line: str) -> StepReport:
         """Read one step, commit what it states, and report."""
 
+    def describe(self) -> dict[str, Any]:
+        """The committed intermediate values, JSON-friendly."""
+
     def progress(self) -> float:
         """Fraction of the reference solution established so far, in [0, 1]."""
 

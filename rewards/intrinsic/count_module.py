@@ -7,9 +7,10 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
+from gymnasium import spaces
+
 from densegym.rewards.intrinsic.batches import Batch, batch_size, finite_rows, row
 from densegym.rewards.intrinsic.module import IntrinsicModule
-from gymnasium import spaces
 
 _MODES = ("global", "episodic")
 
@@ -35,9 +36,9 @@ class CountModule(IntrinsicModule):
         ...                      state_key=lambda o: int(o[0]))
         >>> episodic = counts.new_episodic(1)
         >>> counts.reset_episodic(episodic, np.array([0]), np.zeros((1, 1)))
-        >>> seen = lambda x: counts.bonus(None, None, np.full((1, 1), x), episodic)[0]
-        >>> seen(5.0), round(seen(5.0), 4), round(seen(0.0), 4)
-        (1.0, 0.7071, 0.5774)
+        >>> seen = lambda x: float(counts.bonus(None, None, np.full((1, 1), x), episodic)[0])
+        >>> seen(5.0), round(seen(5.0), 4), round(seen(0.0), 4)  # 0.0 was the first state
+        (1.0, 0.7071, 0.7071)
     """
 
     needs_state_key = True

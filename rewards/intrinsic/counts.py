@@ -9,6 +9,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+
 from densegym.rewards.core import LearnedShaper, Transition
 
 _MODES = ("global", "episodic")
@@ -45,8 +46,8 @@ class CountBonus(LearnedShaper):
         mode: ``"global"`` counts across the whole run, ``"episodic"`` resets every episode.
         key: ``"env"`` (the env's own ``state_key``) or ``"observation"`` (raw bytes).
         online: count every state seen (else only states passed to :meth:`update`).
-        coef: weight of the bonus; the default 0.05 keeps an episode's bonus below the
-            task's reward of 1, so the bonus guides exploration without replacing the goal.
+        coef: weight of the bonus; the default 0.01 keeps an episode's bonus around or below
+            the task's reward of 1, so the bonus guides exploration without replacing the goal.
         normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
 
     Example:
@@ -68,7 +69,7 @@ class CountBonus(LearnedShaper):
         mode: str = "global",
         key: str = "env",
         online: bool = True,
-        coef: float = 0.05,
+        coef: float = 0.01,
         normalize: bool = False,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,

@@ -8,6 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
+
 from densegym.rewards.intrinsic.batches import Batch
 from densegym.rewards.intrinsic.module import TorchIntrinsicModule
 from densegym.rewards.intrinsic.networks import (
@@ -17,7 +19,6 @@ from densegym.rewards.intrinsic.networks import (
     mlp,
 )
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
-from gymnasium import spaces
 
 
 def sherman_morrison(inverse: np.ndarray, phi: np.ndarray) -> np.ndarray:
@@ -61,6 +62,18 @@ class E3BModule(TorchIntrinsicModule):
         ridge: λ, the covariance's initial diagonal.
         lr, batch_size, epochs, seed: see
             :class:`~densegym.rewards.intrinsic.module.TorchIntrinsicModule`.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> module = E3BModule(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), feature_dim=8,
+        ...                    hidden_dim=16, ridge=0.1, lr=1e-3, batch_size=32, epochs=1,
+        ...                    seed=0)
+        >>> episodic = module.new_episodic(1)
+        >>> state = np.full((1, 3), 0.5, np.float32)
+        >>> first, second = (module.bonus(state, np.zeros(1), state, episodic)[0]
+        ...                  for _ in range(2))
+        >>> bool(second < first)
+        True
     """
 
     def __init__(
@@ -186,7 +199,7 @@ class E3BBonus(IntrinsicShaper):
         batch_size: int = 256,
         epochs: int = 1,
         seed: int = 0,
-        update_every: int = 32,
+        update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,

@@ -7,13 +7,14 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+
 from densegym.rewards.intrinsic.batches import Batch
 from densegym.rewards.intrinsic.count_module import CountModule
 from densegym.rewards.intrinsic.e3b import E3BBonus
 from densegym.rewards.intrinsic.module import IntrinsicModule
 from densegym.rewards.intrinsic.rnd import RNDBonus
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
-from gymnasium import spaces
 
 #: Learned halves, by name: the shaper whose module (and defaults) each one uses.
 _LEARNED: dict[str, type[IntrinsicShaper]] = {"rnd": RNDBonus, "e3b": E3BBonus}
@@ -66,6 +67,18 @@ class GlobalEpisodicModule(IntrinsicModule):
         seed: seed of the global half; the episodic half gets ``seed + 1`` unless its
             kwargs name one.
         state_key: maps one observation to a hashable key (count halves).
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> module = GlobalEpisodicModule(
+        ...     spaces.Box(0, 9, (1,)), spaces.Discrete(2), global_bonus="count",
+        ...     episodic_bonus="count", combine="product", global_kwargs=None,
+        ...     episodic_kwargs=None, seed=0, state_key=lambda obs: int(obs[0]))
+        >>> episodic = module.new_episodic(1)
+        >>> module.reset_episodic(episodic, np.array([0]), np.zeros((1, 1)))
+        >>> module.observe(np.full((1, 1), 3.0))
+        >>> module.bonus(None, None, np.full((1, 1), 3.0), episodic)  # 1/sqrt(1) * 1/sqrt(1)
+        array([1.])
     """
 
     needs_state_key = True
@@ -177,7 +190,7 @@ class GlobalEpisodicBonus(IntrinsicShaper):
         episodic_kwargs: dict[str, Any] | None = None,
         key: str = "env",
         seed: int = 0,
-        update_every: int = 32,
+        update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,

@@ -7,6 +7,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
+
 from densegym.rewards.intrinsic.batches import Batch, concat
 from densegym.rewards.intrinsic.module import TorchIntrinsicModule, nan_where
 from densegym.rewards.intrinsic.networks import (
@@ -17,7 +19,6 @@ from densegym.rewards.intrinsic.networks import (
     mlp,
 )
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
-from gymnasium import spaces
 
 
 class ICMModule(TorchIntrinsicModule):
@@ -35,6 +36,15 @@ class ICMModule(TorchIntrinsicModule):
         forward_weight: β in ``(1 − β)·inverse + β·forward``.
         lr, batch_size, epochs, seed, normalize_bonus: see
             :class:`~densegym.rewards.intrinsic.module.TorchIntrinsicModule`.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> module = ICMModule(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), feature_dim=8,
+        ...                    hidden_dim=16, forward_weight=0.2, lr=1e-3, batch_size=32,
+        ...                    epochs=1, normalize_bonus=False, seed=0)
+        >>> obs = np.zeros((2, 3), np.float32)
+        >>> module.bonus(obs, np.array([0, 1]), obs + 0.5, None).shape
+        (2,)
     """
 
     def __init__(
@@ -148,7 +158,7 @@ class ICMBonus(IntrinsicShaper):
         epochs: int = 1,
         normalize_bonus: bool = True,
         seed: int = 0,
-        update_every: int = 32,
+        update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,

@@ -14,12 +14,16 @@ import math
 
 import numpy as np
 import torch
-from densegym.rewards.intrinsic.batches import Batch
 from gymnasium import spaces
 from torch import nn
+from torch.nn import functional as F
+
+from densegym.rewards.intrinsic.batches import Batch
 
 #: Width of the per-glyph embedding.
-GLYPH_DIM = 8
+GLYPH_DIM = 4
+#: Width of the embedding of a Discrete observation.
+DISCRETE_DIM = 16
 
 #: Encoder inputs: one tensor per observation leaf (key ``""`` for a non-Dict space).
 Tensors = dict[str, torch.Tensor]
@@ -115,7 +119,7 @@ class ObsPreprocessor:
         >>> prepare = ObsPreprocessor(spaces.Box(-1.0, 1.0, (2,)))
         >>> inputs, ok = prepare(np.array([[0.0, 1.0], [np.nan, 0.0]]))
         >>> inputs[""].tolist(), ok.tolist()
-        ([[0.0, 1.0], [-1.0, 0.0]], [True, False])
+        ([[0.0, 1.0], [0.0, 0.0]], [True, False])
     """
 
     def __init__(self, space: spaces.Space):
@@ -146,36 +150,42 @@ def index_tensors(inputs: Tensors, index: torch.Tensor) -> Tensors:
     return {key: value[index] for key, value in inputs.items()}
 
 
-class _Part(nn.Module):
-    """One leaf → hidden features: embedding + linear for ids, linear for vectors."""
+class MLP(nn.Module):
+    """Linear → ReLU → Linear, written with functional calls (fewer Python layers per step).
 
-    def __init__(self, leaf: _Leaf, out_dim: int):
+    Example:
+        >>> tuple(MLP(4, 8, 2)(torch.zeros(3, 4)).shape)
+        (3, 2)
+    """
+
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int):
         super().__init__()
-        self.embedding: nn.Embedding | None = None
-        in_dim = leaf.size
-        if leaf.kind == "ids":
-            embed_dim = GLYPH_DIM if leaf.size > 1 else out_dim
-            self.embedding = nn.Embedding(leaf.num_ids, embed_dim)
-            in_dim = leaf.size * embed_dim
-        self.linear = nn.Linear(in_dim, out_dim)
+        self.hidden = nn.Linear(in_dim, hidden_dim)
+        self.out = nn.Linear(hidden_dim, out_dim)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return the part's features."""
-        if self.embedding is not None:
-            x = self.embedding(x).flatten(1)
-        return torch.relu(self.linear(x))
+        """Return the MLP's output."""
+        hidden = torch.relu(F.linear(x, self.hidden.weight, self.hidden.bias))
+        return F.linear(hidden, self.out.weight, self.out.bias)
+
+
+def mlp(in_dim: int, hidden_dim: int, out_dim: int) -> MLP:
+    """Build a Linear → ReLU → Linear network."""
+    return MLP(in_dim, hidden_dim, out_dim)
 
 
 class ObsEncoder(nn.Module):
     """Encode a batch of prepared observations into ``out_dim`` features.
 
-    Each leaf gets its own first layer (glyph and Discrete leaves an ``nn.Embedding``
-    first); the parts are concatenated and mixed by a two-layer MLP.
+    Id leaves (glyph grids, Discrete values) are embedded (``GLYPH_DIM`` per glyph,
+    ``DISCRETE_DIM`` per Discrete value) and flattened; they are concatenated with the
+    scaled vector leaves and mapped by a Linear → ReLU → Linear MLP. Few, wide
+    layers: at batch size 1 the cost is the number of torch calls, not their size.
 
     Args:
         prepare: the :class:`ObsPreprocessor` of the observation space.
         out_dim: feature size.
-        hidden_dim: width of the hidden layers.
+        hidden_dim: width of the hidden layer.
 
     Example:
         >>> from gymnasium import spaces
@@ -193,19 +203,26 @@ class ObsEncoder(nn.Module):
     def __init__(self, prepare: ObsPreprocessor, out_dim: int, hidden_dim: int):
         super().__init__()
         self.keys = [leaf.key for leaf in prepare.leaves]
-        self.parts = nn.ModuleList(_Part(leaf, hidden_dim) for leaf in prepare.leaves)
-        self.trunk = mlp(hidden_dim * len(self.keys), hidden_dim, out_dim)
+        self.embeddings = nn.ModuleDict()
+        in_dim = 0
+        for i, leaf in enumerate(prepare.leaves):
+            if leaf.kind == "ids":
+                width = GLYPH_DIM if leaf.size > 1 else DISCRETE_DIM
+                self.embeddings[str(i)] = nn.Embedding(leaf.num_ids, width)
+                in_dim += leaf.size * width
+            else:
+                in_dim += leaf.size
+        self.mlp = MLP(in_dim, hidden_dim, out_dim)
 
     def forward(self, x: Tensors) -> torch.Tensor:
         """Return the features of a batch from :class:`ObsPreprocessor`."""
-        features = [part(x[key]) for key, part in zip(self.keys, self.parts)]
-        hidden = features[0] if len(features) == 1 else torch.cat(features, dim=1)
-        return self.trunk(hidden)
-
-
-def mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
-    """Linear → ReLU → Linear."""
-    return nn.Sequential(nn.Linear(in_dim, hidden_dim), nn.ReLU(), nn.Linear(hidden_dim, out_dim))
+        parts = []
+        for i, key in enumerate(self.keys):
+            value = x[key]
+            if str(i) in self.embeddings:
+                value = F.embedding(value, self.embeddings[str(i)].weight).flatten(1)
+            parts.append(value)
+        return self.mlp(parts[0] if len(parts) == 1 else torch.cat(parts, dim=1))
 
 
 def init_weights(module: nn.Module, generator: torch.Generator) -> None:

@@ -8,12 +8,13 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+
 from densegym.rewards.intrinsic.batches import Batch, concat
 from densegym.rewards.intrinsic.count_module import CountModule
 from densegym.rewards.intrinsic.module import IntrinsicModule
 from densegym.rewards.intrinsic.rnd import RNDModule
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
-from gymnasium import spaces
 
 
 class NovelDModule(IntrinsicModule):
@@ -29,6 +30,19 @@ class NovelDModule(IntrinsicModule):
         alpha: α, how much of the previous state's novelty is subtracted.
         state_key: maps one observation to the hashable key of the first-visit gate.
         **rnd_kwargs: the RND module's hyper-parameters.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> module = NovelDModule(spaces.Box(-1, 1, (1,)), spaces.Discrete(2), alpha=0.5,
+        ...                       state_key=lambda obs: float(obs[0]), feature_dim=8,
+        ...                       hidden_dim=16, lr=1e-3, batch_size=32, epochs=1,
+        ...                       normalize_bonus=True, seed=0)
+        >>> episodic = module.new_episodic(1)
+        >>> module.reset_episodic(episodic, np.array([0]), np.zeros((1, 1)))
+        >>> start, there = np.zeros((1, 1)), np.ones((1, 1))
+        >>> again = module.bonus(there, np.zeros(1), there, episodic)  # first visit to 1.0
+        >>> module.bonus(start, np.zeros(1), start, episodic)  # 0.0 was visited at reset
+        array([0.])
     """
 
     needs_state_key = True
@@ -118,7 +132,7 @@ class NovelDBonus(IntrinsicShaper):
         epochs: int = 1,
         normalize_bonus: bool = True,
         seed: int = 0,
-        update_every: int = 32,
+        update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,

@@ -7,11 +7,12 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium import spaces
+
 from densegym.rewards.intrinsic.batches import Batch
 from densegym.rewards.intrinsic.module import TorchIntrinsicModule, nan_where
 from densegym.rewards.intrinsic.networks import ObsEncoder, Tensors
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
-from gymnasium import spaces
 
 
 class RNDModule(TorchIntrinsicModule):
@@ -28,6 +29,19 @@ class RNDModule(TorchIntrinsicModule):
         hidden_dim: hidden width.
         lr, batch_size, epochs, seed, normalize_bonus: see
             :class:`~densegym.rewards.intrinsic.module.TorchIntrinsicModule`.
+
+    Example:
+        >>> from gymnasium import spaces
+        >>> module = RNDModule(spaces.Box(-1, 1, (3,)), spaces.Discrete(2), feature_dim=8,
+        ...                    hidden_dim=32, lr=1e-2, batch_size=32, epochs=1,
+        ...                    normalize_bonus=False, seed=0)
+        >>> seen, unseen = np.full((1, 3), 0.5, np.float32), np.full((1, 3), -0.5, np.float32)
+        >>> before = module.novelty(seen)[0]
+        >>> for _ in range(100):
+        ...     _ = module.train({"next_obs": np.repeat(seen, 32, axis=0)})
+        >>> after = module.novelty(seen)[0]
+        >>> bool(after < 0.01 * before), bool(module.novelty(unseen)[0] > 10 * after)
+        (True, True)
     """
 
     train_inputs = ("next_obs",)
@@ -116,7 +130,7 @@ class RNDBonus(IntrinsicShaper):
         epochs: int = 1,
         normalize_bonus: bool = True,
         seed: int = 0,
-        update_every: int = 32,
+        update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
+
 from densegym.rewards.core import LearnedShaper, Transition
 from densegym.rewards.intrinsic.batches import TransitionLog, batch_of_one
 from densegym.rewards.intrinsic.counts import default_state_key
@@ -58,6 +59,18 @@ class IntrinsicShaper(LearnedShaper):
             batches to :meth:`update`.
         coef, normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
         **module_kwargs: the module's own hyper-parameters (subclasses list them).
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> from densegym.rewards import find_shapers
+        >>> env = gym.make("densegym/MountainCarSparse-v0",
+        ...                shaping={"id": "e3b", "update_every": 4})
+        >>> _ = env.reset(seed=0)
+        >>> for _ in range(4):
+        ...     _ = env.step(2)
+        >>> shaper = find_shapers(env)[0]
+        >>> isinstance(shaper, IntrinsicShaper), sorted(shaper.last_stats)
+        (True, ['loss', 'samples', 'skipped_nonfinite'])
     """
 
     #: The module class that computes and learns this bonus.
@@ -68,7 +81,7 @@ class IntrinsicShaper(LearnedShaper):
         env: gym.Env,
         *,
         key: str = "env",
-        update_every: int = 32,
+        update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,

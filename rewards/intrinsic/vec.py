@@ -18,13 +18,14 @@ from collections.abc import Callable, Hashable
 from typing import Any
 
 import numpy as np
+from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
+
 from densegym.rewards.core import RunningMeanStd, _parse_clip
 from densegym.rewards.intrinsic.batches import Batch, TransitionLog, take
 from densegym.rewards.intrinsic.counts import default_state_key
 from densegym.rewards.intrinsic.schedule import CoefSchedule
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper, positive_int, resolve_state_key
 from densegym.rewards.registry import normalize_spec, shaper_class
-from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
 logger = logging.getLogger(__name__)
 
@@ -110,7 +111,7 @@ class VecIntrinsicBonus(VecEnvWrapper):
         self.normalize = bool(wrapper["normalize"])
         self.clip = _parse_clip(wrapper["clip"])
         self.term_name = wrapper["name"] or name
-        key_fn = state_key or _env_state_key(venv, wrapper["key"])
+        key_fn = state_key or _env_state_key(venv, wrapper.get("key", "env"))
         try:
             self.module = cls.build_module(
                 venv.observation_space, venv.action_space, key_fn, module_kwargs

@@ -3,6 +3,8 @@ import json
 import numpy as np
 import pytest
 import torch
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
 from densegym.agents.sb3.checkpoints import (
     collect_shaper_states,
     latest_checkpoint,
@@ -10,8 +12,6 @@ from densegym.agents.sb3.checkpoints import (
     restore_shaper_states,
 )
 from densegym.agents.sb3.training import RunConfig, make_env, resume_run, train
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
 from densegym.cli import main as cli_main
 
 
@@ -148,3 +148,93 @@ def test_run_config_validation(tmp_path):
     )
     with pytest.raises(ValueError, match="unknown shaper 'nope'"):
         train(config, progress=False)
+
+
+def test_cli_compare_and_eval_end_to_end(tmp_path, capsys):
+    import csv
+    import tempfile
+    from pathlib import Path
+
+    sb3_dirs_before = set(Path(tempfile.gettempdir()).glob("SB3-*"))
+    code = cli_main(
+        [
+            "compare",
+            "--env",
+            "densegym/MountainCarSparse-v0",
+            "--shaping",
+            "none,potential",
+            "--steps",
+            "512",
+            "--seeds",
+            "2",
+            "--n-envs",
+            "2",
+            "--logdir",
+            str(tmp_path),
+            "--workers",
+            "1",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    env_dir = tmp_path / "MountainCarSparse-v0"
+    assert "success_rate.png" in out and "tensorboard --logdir" in out
+    rows = list(csv.DictReader((env_dir / "summary.csv").open()))
+    assert sorted((r["shaping"], r["seed"]) for r in rows) == [
+        ("none", "0"),
+        ("none", "1"),
+        ("potential", "0"),
+        ("potential", "1"),
+    ]
+    png = (env_dir / "success_rate.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 5000
+    assert set(Path(tempfile.gettempdir()).glob("SB3-*")) == sb3_dirs_before
+
+    # A repeated compare skips finished runs (their summaries are reused untouched).
+    summary_file = env_dir / "none" / "ppo-seed0" / "summary.json"
+    stamp = summary_file.stat().st_mtime_ns
+    assert (
+        cli_main(
+            [
+                "compare",
+                "--env",
+                "densegym/MountainCarSparse-v0",
+                "--shaping",
+                "none",
+                "--steps",
+                "512",
+                "--seeds",
+                "1",
+                "--n-envs",
+                "2",
+                "--logdir",
+                str(tmp_path),
+                "--workers",
+                "1",
+            ]
+        )
+        == 0
+    )
+    assert summary_file.stat().st_mtime_ns == stamp
+    capsys.readouterr()
+
+    code = cli_main(["eval", "--run", str(env_dir / "potential" / "ppo-seed0"), "--episodes", "3"])
+    assert code == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 3 and 3 <= result["env_steps"] <= 600
+    assert 0.0 <= result["success_rate"] <= 1.0
+    assert (
+        cli_main(
+            [
+                "eval",
+                "--agent",
+                "random",
+                "--env",
+                "densegym/MountainCarSparse-v0",
+                "--episodes",
+                "2",
+            ]
+        )
+        == 0
+    )
+    assert json.loads(capsys.readouterr().out)["env_steps"] == 400

@@ -9,10 +9,10 @@ torch.set_num_threads(1)
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from densegym.rewards import make  # noqa: E402
-from densegym.rewards.intrinsic.batches import batch_of_one, concat  # noqa: E402
 
 import densegym  # noqa: E402, F401
+from densegym.rewards import make  # noqa: E402
+from densegym.rewards.intrinsic.batches import batch_of_one, concat  # noqa: E402
 
 ROOM = "densegym/MiniHack-Room-5x5-v0"
 REPEATS = 32  # rows per training batch, all the same transition

@@ -11,6 +11,8 @@ torch.set_num_threads(1)
 import gymnasium as gym  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from gymnasium import spaces  # noqa: E402
+
 from densegym.rewards.intrinsic.batches import (  # noqa: E402
     TransitionLog,
     batch_of_one,
@@ -26,7 +28,6 @@ from densegym.rewards.intrinsic.networks import (  # noqa: E402
     ObsPreprocessor,
 )
 from densegym.rewards.intrinsic.schedule import CoefSchedule  # noqa: E402
-from gymnasium import spaces  # noqa: E402
 
 MINIHACK_SPACE = spaces.Dict(
     {

