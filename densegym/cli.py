@@ -119,6 +119,7 @@ def _base_config(args: argparse.Namespace, shaping: Any):
         checkpoint_every=args.checkpoint_every,
         device=args.device,
         torch_threads=args.torch_threads,
+        batched_shaping=_parse_shaping(args.batched_shaping),
     )
 
 
@@ -249,6 +250,12 @@ def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> Non
         type=int,
         default=1,
         help="torch threads (1 is fastest for small nets on few cores)",
+    )
+    parser.add_argument(
+        "--batched-shaping",
+        default=None,
+        help="one learned-intrinsic spec computed for all sub-envs in one batch (e.g. e3b), "
+        "trained at rollout end",
     )
 
 

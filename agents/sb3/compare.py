@@ -15,7 +15,6 @@ import pandas as pd
 from densegym import logging as names
 from densegym.agents.sb3.plotting import plot_success
 from densegym.agents.sb3.training import CURVE_FILE, SUMMARY_FILE, RunConfig, train
-from densegym.rewards import shaping_label
 
 
 def _run(config: RunConfig) -> dict[str, Any]:
@@ -59,7 +58,7 @@ def compare(
 
     console = console or Console()
     configs = [replace(base, shaping=s, seed=seed) for s in shapings for seed in seeds]
-    labels = [shaping_label(s) for s in shapings]
+    labels = [config.label for config in configs[:: len(seeds)]]
     summaries: list[dict[str, Any]] = []
     todo = []
     for config in configs:
@@ -98,7 +97,7 @@ def compare(
         if curve_path.exists():
             frame = pd.read_csv(curve_path)
             frame.insert(0, "seed", config.seed)
-            frame.insert(0, "shaping", shaping_label(config.shaping))
+            frame.insert(0, "shaping", config.label)
             curve_frames.append(frame)
     curves = pd.concat(curve_frames, ignore_index=True) if curve_frames else pd.DataFrame()
     curves_csv = out_dir / "curves.csv"

@@ -48,6 +48,9 @@ class RunConfig:
         device: torch device for the agent (``"cpu"``, ``"cuda"``, ``"auto"``).
         torch_threads: torch intra-op threads (1 is ~10x faster for small nets on 2 cores).
         env_kwargs: extra kwargs for ``gym.make``.
+        batched_shaping: one learned-intrinsic spec computed for all sub-envs in one
+            batch (:class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`) and trained
+            at rollout end; stacked on top of the per-env ``shaping``.
     """
 
     env_id: str
@@ -63,6 +66,7 @@ class RunConfig:
     device: str = "cpu"
     torch_threads: int = 1
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    batched_shaping: Any = None
 
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
@@ -73,12 +77,22 @@ class RunConfig:
         if self.steps <= 0 or self.n_envs <= 0:
             raise ValueError("steps and n_envs must be positive")
         normalize_spec(self.shaping)  # fail early on a malformed spec
+        if len(normalize_spec(self.batched_shaping)) > 1:
+            raise ValueError("batched_shaping takes one shaper spec")
+
+    @property
+    def label(self) -> str:
+        """Short name of the run's shaping (per-env and batched), used in paths and plots."""
+        label = shaping_label(self.shaping)
+        if normalize_spec(self.batched_shaping):
+            batched = f"batched-{shaping_label(self.batched_shaping)}"
+            label = batched if label == "none" else f"{label}+{batched}"
+        return label
 
     @property
     def run_dir(self) -> Path:
         """Where this run writes TensorBoard events, checkpoints and summaries."""
-        label = shaping_label(self.shaping)
-        return Path(self.logdir) / names.run_name(self.env_id, label, self.algo, self.seed)
+        return Path(self.logdir) / names.run_name(self.env_id, self.label, self.algo, self.seed)
 
     def save(self, path: Path) -> None:
         """Write the config as JSON."""
@@ -133,13 +147,18 @@ def make_env(config: RunConfig) -> VecEnv:
     env_kwargs = dict(config.env_kwargs)
     if config.shaping is not None:
         env_kwargs["shaping"] = config.shaping
-    return make_vec_env(
+    venv = make_vec_env(
         config.env_id,
         n_envs=config.n_envs,
         seed=config.seed,
         env_kwargs=env_kwargs,
         vec_env_cls=DummyVecEnv,
     )
+    if normalize_spec(config.batched_shaping):
+        from densegym.rewards.intrinsic.vec import VecIntrinsicBonus
+
+        venv = VecIntrinsicBonus(venv, config.batched_shaping)
+    return venv
 
 
 def _policy_name(space: gym.Space) -> str:
@@ -223,8 +242,11 @@ def train(
     metrics = MetricsCallback(run_dir / CURVE_FILE, log_every=config.log_every)
     chain: list[BaseCallback] = [metrics, _CheckpointCallback(run_dir, config.checkpoint_every)]
     if progress:
-        label = f"{names.env_slug(config.env_id)} {shaping_label(config.shaping)} s{config.seed}"
+        label = f"{names.env_slug(config.env_id)} {config.label} s{config.seed}"
         chain.append(RichProgressCallback(config.steps, metrics, label=label))
+    from densegym.agents.sb3.intrinsic_callback import IntrinsicUpdateCallback
+
+    chain.append(IntrinsicUpdateCallback())  # trains batched/offline shapers at rollout end
     chain.extend(callbacks or [])
     remaining = config.steps - model.num_timesteps
     start_steps, start = model.num_timesteps, time.perf_counter()
@@ -236,7 +258,7 @@ def train(
     summary = {
         "env_id": config.env_id,
         "algo": config.algo,
-        "shaping": shaping_label(config.shaping),
+        "shaping": config.label,
         "seed": config.seed,
         "timesteps": int(model.num_timesteps),
         "episodes": int(metrics.latest.get(names.EPISODES, 0)),

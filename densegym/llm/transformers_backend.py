@@ -152,6 +152,8 @@ class TransformersBackend(LLM):
         num_threads: CPU threads torch uses during calls (``None``: torch's default).
             Tiny models run faster on one thread, and do not thrash a busy machine.
 
+    Calls are serialised by a lock, so one backend can be shared between threads.
+
     Example:
         >>> import densegym.llm
         >>> llm = densegym.llm.load("tiny-random")
@@ -216,14 +218,18 @@ class TransformersBackend(LLM):
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         (transformers,) = require("transformers")
         target = resolve_device(device)
+        torch_dtype = resolve_dtype(dtype, target)
+        # Load straight into the wanted dtype (the keyword was renamed in transformers 4.56).
+        major, minor = (int(x) for x in transformers.__version__.split(".")[:2])
+        dtype_arg = "dtype" if (major, minor) >= (4, 56) else "torch_dtype"
         with quiet_transformers():
             tokenizer = transformers.AutoTokenizer.from_pretrained(
                 str(path), local_files_only=local_files_only
             )
             model = transformers.AutoModelForCausalLM.from_pretrained(
-                str(path), local_files_only=local_files_only
+                str(path), local_files_only=local_files_only, **{dtype_arg: torch_dtype}
             )
-        model.to(device=target, dtype=resolve_dtype(dtype, target))
+        model.to(device=target, dtype=torch_dtype)
         return cls(model, tokenizer, name=name or f"hf:{path}", **kwargs)
 
     @property

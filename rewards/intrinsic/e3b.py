@@ -203,7 +203,7 @@ class E3BBonus(IntrinsicShaper):
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,
-        normalize: bool = False,
+        normalize: bool = True,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,
     ):

@@ -194,7 +194,7 @@ class GlobalEpisodicBonus(IntrinsicShaper):
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,
         coef: float = 0.05,
-        normalize: bool = False,
+        normalize: bool = True,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,
     ):

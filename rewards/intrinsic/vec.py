@@ -251,6 +251,15 @@ class VecIntrinsicBonus(VecEnvWrapper):
         self.last_stats = self.module.train(batch) if self.online else self.module.update(batch)
         return self.last_stats
 
+    def shaping_times(self) -> dict[str, dict[str, float]]:
+        """Return the cumulative compute time, ``{term: {"seconds", "steps"}}`` (env-steps)."""
+        return {
+            self.term_name: {
+                "seconds": self.compute_seconds,
+                "steps": float(self.compute_steps),
+            }
+        }
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue with identical bonuses."""
         return {

@@ -277,3 +277,12 @@ def test_bad_arguments_name_the_shaper_and_the_argument(spec, error, words):
         gym.make(MOUNTAIN_CAR, shaping=spec)
     for word in words:
         assert word in str(raised.value)
+
+
+@pytest.mark.parametrize("env_id", [MOUNTAIN_CAR, ROOM], ids=["mountaincar", "minihack"])
+@pytest.mark.parametrize("name", ["rnd", "icm"])
+def test_normalised_bonuses_are_of_order_one_from_the_first_step(name, env_id):
+    env = gym.make(env_id, shaping={"id": name, "coef": 1.0})
+    env.reset(seed=0)
+    first = _run(env, _actions(env, 10), name)  # before any training batch
+    assert 0.05 < float(np.median(first)) < 20
