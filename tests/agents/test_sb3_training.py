@@ -241,8 +241,15 @@ def test_cli_compare_and_eval_end_to_end(tmp_path, capsys):
 
 
 def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
-    config = RunConfig("densegym/MiniHack-Room-5x5-v0", batched_shaping="e3b", steps=1024,
-                       n_envs=4, logdir=str(tmp_path), checkpoint_every=512, log_every=256)
+    config = RunConfig(
+        "densegym/MiniHack-Room-5x5-v0",
+        batched_shaping="e3b",
+        steps=1024,
+        n_envs=4,
+        logdir=str(tmp_path),
+        checkpoint_every=512,
+        log_every=256,
+    )
     summary = train(config, progress=False)
     assert summary["shaping"] == "batched-e3b"
     scalars = _scalars(summary["run_dir"])

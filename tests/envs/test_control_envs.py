@@ -7,12 +7,12 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from densegym.envs.control.minihack import MiniHackNavigation
-from densegym.rewards import find_shapers
 from gymnasium.utils.env_checker import check_env, data_equivalence
 
 import densegym
+from densegym.envs.control.minihack import MiniHackNavigation
 from densegym.registration import ENTRIES
+from densegym.rewards import find_shapers
 
 # The classic-control world; the other worlds' envs (text observations and actions) are
 # tested by their own suites.

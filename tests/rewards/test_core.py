@@ -9,11 +9,11 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from densegym.rewards import ShapedReward, find_shapers
-from densegym.rewards import registry as shaper_registry
 from gymnasium.error import DependencyNotInstalled
 
 from densegym import rewards
+from densegym.rewards import ShapedReward, find_shapers
+from densegym.rewards import registry as shaper_registry
 
 MOUNTAIN_CAR = "densegym/MountainCarSparse-v0"
 ROOM = "densegym/MiniHack-Room-5x5-v0"

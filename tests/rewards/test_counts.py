@@ -8,6 +8,7 @@ import pickle
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from densegym.rewards import find_shapers
 from densegym.rewards.intrinsic import CountBonus, default_state_key
 

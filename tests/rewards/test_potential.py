@@ -7,6 +7,7 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+
 from densegym.rewards import find_shapers
 from densegym.rewards import potential as potentials
 from densegym.rewards.potential import PotentialShaping, register_potential

@@ -7,12 +7,12 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
-from densegym.rewards import find_shapers, normalize_spec
-from densegym.rewards.intrinsic import CountBonus
-from densegym.rewards.potential import PotentialShaping
 from gymnasium.envs.registration import EnvSpec
 
 from densegym import rewards
+from densegym.rewards import find_shapers, normalize_spec
+from densegym.rewards.intrinsic import CountBonus
+from densegym.rewards.potential import PotentialShaping
 
 MOUNTAIN_CAR = "densegym/MountainCarSparse-v0"
 ROOM = "densegym/MiniHack-Room-5x5-v0"
