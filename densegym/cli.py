@@ -120,6 +120,7 @@ def _base_config(args: argparse.Namespace, shaping: Any):
         device=args.device,
         torch_threads=args.torch_threads,
         batched_shaping=_parse_shaping(args.batched_shaping),
+        env_kwargs=json.loads(args.env_kwargs) if args.env_kwargs else {},
     )
 
 
@@ -149,6 +150,14 @@ def _load_agent(args: argparse.Namespace):
         if not args.env:
             raise SystemExit("--agent llm:<backend> needs --env")
         return LLMPolicy(backend=args.agent.removeprefix("llm:")), args.env, None
+    if args.agent.startswith("search:"):  # search:<name> or search:{"name": ..., kwargs}
+        from densegym.agents.llm.search import make_search_agent
+
+        if not args.env:
+            raise SystemExit("--agent search:<name> needs --env")
+        text = args.agent.removeprefix("search:")
+        options = json.loads(text) if text.startswith("{") else {"name": text}
+        return make_search_agent(options.pop("name"), seed=args.seed, **options), args.env, None
     if args.agent == "random":
         if not args.env:
             raise SystemExit("--agent random needs --env")
@@ -181,6 +190,8 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     env = gym.make(env_id, shaping=shaping) if shaping else gym.make(env_id)
     if agent == "random":
         agent = RandomAgent(env.action_space, seed=args.seed)
+    if hasattr(agent, "bind"):  # search agents plan on the env they are evaluated on
+        agent.bind(env)
     result = evaluate(
         agent, env, n_episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic
     )
@@ -250,6 +261,12 @@ def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> Non
         type=int,
         default=1,
         help="torch threads (1 is fastest for small nets on few cores)",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        default=None,
+        metavar="JSON",
+        help='extra gym.make kwargs as JSON, e.g. \'{"difficulty": 3}\'',
     )
     parser.add_argument(
         "--batched-shaping",

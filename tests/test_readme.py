@@ -34,3 +34,18 @@ def test_readme_names_one_install_and_one_test_command():
     assert "\npytest\n" in text
     ci = (Path(__file__).parents[1] / ".ci" / "run").read_text()
     assert 'pip install -e ".[all,test]"' in ci and "\npytest\n" in ci
+
+
+def test_readme_quickstart_runs_and_round_trips():
+    import re
+
+    import gymnasium as gym
+    from gymnasium.envs.registration import EnvSpec
+
+    code = re.search(r"## Quickstart\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README quickstart", "exec"), namespace)
+    env = namespace["env"]
+    rebuilt = gym.make(EnvSpec.from_json(env.spec.to_json()))
+    assert str(rebuilt) == str(gym.make(env.spec))
+    assert set(namespace["info"]["reward_terms"]) == {"extrinsic", "potential"}

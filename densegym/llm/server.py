@@ -36,8 +36,8 @@ def _params(body: Mapping[str, Any], default_max_tokens: int) -> dict[str, Any]:
     params = {
         "n": body.get("n", 1),
         "max_tokens": default_max_tokens if max_tokens is None else max_tokens,
-        "temperature": body.get("temperature", 1.0) if body.get("temperature") is not None else 1.0,
-        "top_p": body.get("top_p", 1.0) if body.get("top_p") is not None else 1.0,
+        "temperature": 1.0 if body.get("temperature") is None else body["temperature"],
+        "top_p": 1.0 if body.get("top_p") is None else body["top_p"],
         "stop": body.get("stop"),
         "seed": body.get("seed"),
     }
@@ -179,11 +179,14 @@ class OpenAICompatServer:
                     }
                     if scored:
                         s = scored[i]
+                        values = [None if math.isnan(v) else v for v in s.logprobs]
                         choice["logprobs"] = {
                             "tokens": list(s.tokens),
-                            "token_logprobs": [None if math.isnan(v) else v for v in s.logprobs],
+                            "token_logprobs": values,
                             "text_offset": list(s.offsets),
-                            "top_logprobs": [{t: v} for t, v in zip(s.tokens, s.logprobs)],
+                            "top_logprobs": [
+                                None if v is None else {t: v} for t, v in zip(s.tokens, values)
+                            ],
                         }
                     choices.append(choice)
         else:

@@ -1,0 +1,359 @@
+"""Issue 3: PPO with learned intrinsic bonuses on MiniHack tasks plain PPO cannot solve.
+
+PPO (densegym's MiniHack defaults, 8 sub-envs) with shaping none / count / rnd / icm /
+e3b / noveld / global_episodic on sparse MiniHack tasks, several seeds each. ``count``
+runs per env; the learned modules run in their batched VecEnv form
+(``RunConfig.batched_shaping``: one forward pass for all sub-envs, trained at rollout
+end), which is the faster form. Runs are resumable: finished runs (a ``summary.json``
+covering the budget) are skipped, so the full budget can be spread over sessions.
+
+Writes TensorBoard runs under ``--logdir``, ``curves.csv`` and ``table.csv`` there,
+one PNG per task (success rate vs env steps, mean and min–max band over seeds),
+``benchmarks/results/minihack_exploration.json`` and the section
+"## MiniHack exploration (issue 3)" of ``benchmarks/README.md``.
+
+    python benchmarks/minihack_exploration.py                       # full budget
+    python benchmarks/minihack_exploration.py --steps 100000 --seeds 1 --tasks River
+    python benchmarks/minihack_exploration.py --report-only         # rebuild the outputs
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import platform
+import re
+import statistics
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from densegym import logging as names
+from densegym.agents.sb3.checkpoints import latest_checkpoint
+from densegym.agents.sb3.compare import _finished
+from densegym.agents.sb3.plotting import plot_success
+from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results" / "minihack_exploration.json"
+PEER_RESULTS = HERE / "results" / "minihack_exploration_rllte.json"
+README = HERE / "README.md"
+SECTION = "## MiniHack exploration (issue 3)"
+TASKS = ("KeyRoom-S5", "River", "MultiRoom-N4")
+SHAPINGS = ("none", "count", "rnd", "icm", "e3b", "noveld", "global_episodic")
+PER_ENV = {"none", "count"}  # everything else runs batched unless --per-env
+THRESHOLDS = (0.5, 0.9)
+
+
+def run_config(
+    task: str, shaping: str, seed: int, base: RunConfig, per_env: bool = False
+) -> RunConfig:
+    """The run of one (task, shaping, seed).
+
+    Example:
+        >>> base = RunConfig("densegym/MiniHack-Room-5x5-v0", steps=512)
+        >>> run_config("River", "e3b", 1, base).label
+        'batched-e3b'
+        >>> run_config("River", "count", 0, base).run_dir.parts[-3:]
+        ('MiniHack-River-v0', 'count', 'ppo-seed0')
+    """
+    env_id = f"densegym/MiniHack-{task}-v0"
+    if shaping == "none":
+        return replace(base, env_id=env_id, seed=seed, shaping=None, batched_shaping=None)
+    if shaping in PER_ENV or per_env:
+        return replace(base, env_id=env_id, seed=seed, shaping=shaping, batched_shaping=None)
+    return replace(base, env_id=env_id, seed=seed, shaping=None, batched_shaping=shaping)
+
+
+def plan(
+    tasks: list[str], shapings: list[str], seeds: list[int], base: RunConfig, per_env: bool
+) -> list[tuple[str, str, RunConfig]]:
+    """Every run, ordered seed, shaping, task: a cut-short budget covers whole rows first."""
+    return [
+        (task, shaping, run_config(task, shaping, seed, base, per_env))
+        for seed in seeds
+        for shaping in shapings
+        for task in tasks
+    ]
+
+
+def _train(config: RunConfig) -> dict[str, Any]:
+    """Train one run, continuing from its last checkpoint when an earlier session stopped."""
+    if latest_checkpoint(config.run_dir) is not None:
+        return train(config, resume=True, progress=False)
+    stale = config.run_dir / CURVE_FILE
+    if stale.exists():  # a run cut short before its first checkpoint starts over
+        stale.unlink()
+    return train(config, progress=False)
+
+
+def run_all(configs: list[RunConfig], workers: int, log: Any = print) -> None:
+    """Train every unfinished run, ``workers`` processes at a time."""
+    todo = [config for config in configs if _finished(config) is None]
+    log(f"{len(configs) - len(todo)} runs finished already, {len(todo)} to train")
+    if not todo:
+        return
+    if workers <= 1:
+        for config in todo:
+            summary = _train(config)
+            log(_done_line(summary))
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_train, config) for config in todo]
+        for future in as_completed(futures):
+            log(_done_line(future.result()))
+
+
+def _done_line(summary: dict[str, Any]) -> str:
+    return (
+        f"  done {names.env_slug(summary['env_id'])} {summary['shaping']} s{summary['seed']}: "
+        f"success {summary['success_rate']:.2f}, {summary['env_steps_per_s']:.0f} steps/s, "
+        f"{summary['wall_time_s']:.0f} s"
+    )
+
+
+def steps_to(curve: pd.DataFrame, threshold: float) -> float | None:
+    """First env step at which a run's success rate reaches ``threshold`` (None: never).
+
+    Example:
+        >>> curve = pd.DataFrame({"timesteps": [100, 200, 300], "success_rate": [0, 0.6, 1]})
+        >>> steps_to(curve, 0.5), steps_to(curve, 0.9), steps_to(curve.iloc[:2], 0.9)
+        (200.0, 300.0, None)
+    """
+    reached = curve.loc[curve["success_rate"] >= threshold, "timesteps"]
+    return float(reached.iloc[0]) if len(reached) else None
+
+
+def collect(plan_rows: list[tuple[str, str, RunConfig]]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Finished runs' summaries and learning curves as two tables."""
+    summaries, curves = [], []
+    for task, shaping, config in plan_rows:
+        summary = _finished(config)
+        if summary is None:
+            continue
+        curve = pd.read_csv(config.run_dir / CURVE_FILE)
+        # A resumed run re-logs the steps after its last checkpoint: keep the newest rows.
+        curve = curve.drop_duplicates("timesteps", keep="last").sort_values("timesteps")
+        row = {"task": task, "shaping": shaping, "seed": config.seed, "steps": config.steps}
+        row.update({k: summary[k] for k in ("success_rate", "env_steps_per_s", "wall_time_s")})
+        for threshold in THRESHOLDS:
+            row[f"steps_to_{int(threshold * 100)}"] = steps_to(curve, threshold)
+        row["run_dir"] = str(config.run_dir)
+        summaries.append(row)
+        curve.insert(0, "seed", config.seed)
+        curve.insert(0, "shaping", shaping)
+        curve.insert(0, "task", task)
+        curves.append(curve)
+    runs = pd.DataFrame(summaries)
+    return runs, (pd.concat(curves, ignore_index=True) if curves else pd.DataFrame())
+
+
+def _reach(values: pd.Series) -> str:
+    reached = values.dropna()
+    if reached.empty:
+        return "not reached"
+    text = f"{reached.mean() / 1000:.0f}k"
+    return text if len(reached) == len(values) else f"{text} ({len(reached)}/{len(values)} seeds)"
+
+
+def table(runs: pd.DataFrame) -> pd.DataFrame:
+    """One row per (task, shaping): success over seeds, steps to 50/90 %, speed, wall time."""
+    rows = []
+    for (task, shaping, steps), group in runs.groupby(["task", "shaping", "steps"], sort=False):
+        success = group["success_rate"]
+        rows.append(
+            {
+                "task": task,
+                "shaping": shaping,
+                "steps": int(steps),
+                "seeds": len(group),
+                "final_success": float(success.mean()),
+                "success_min": float(success.min()),
+                "success_max": float(success.max()),
+                "steps_to_50": _reach(group["steps_to_50"]),
+                "steps_to_90": _reach(group["steps_to_90"]),
+                "env_steps_per_s": float(group["env_steps_per_s"].mean()),
+                "wall_time_s": float(group["wall_time_s"].mean()),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def speed_ratios(runs: pd.DataFrame, shaping: str = "e3b") -> dict[str, float]:
+    """``shaping`` env-steps/s over plain PPO's, per task, from seeds both finished."""
+    ratios = {}
+    for task, group in runs.groupby("task", sort=False):
+        plain = group[group["shaping"] == "none"].set_index("seed")["env_steps_per_s"]
+        shaped = group[group["shaping"] == shaping].set_index("seed")["env_steps_per_s"]
+        both = plain.index.intersection(shaped.index)
+        if len(both):
+            ratios[task] = float(statistics.median(shaped[both] / plain[both]))
+    return ratios
+
+
+def plot_tasks(curves: pd.DataFrame, out_dir: Path, order: list[str]) -> dict[str, Path]:
+    """One PNG per task with every shaping's mean curve and min–max band over seeds."""
+    plots = {}
+    for task, part in curves.groupby("task", sort=False):
+        path = out_dir / f"{task}.png"
+        plot_success(part, path, title=f"MiniHack {task} — PPO", order=order)
+        plots[task] = path
+    return plots
+
+
+def markdown_table(summary: pd.DataFrame) -> str:
+    """The README's results table."""
+    lines = [
+        "| task | shaping | budget (env steps) | seeds | final success (min–max) | "
+        "steps to 50 % | steps to 90 % | env-steps/s | wall time / run |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in summary.itertuples():
+        success = f"{row.final_success:.2f} ({row.success_min:.2f}–{row.success_max:.2f})"
+        if row.final_success >= 0.8:
+            success = f"**{success}**"
+        lines.append(
+            f"| {row.task} | {row.shaping} | {row.steps:,} | {row.seeds} | {success} | "
+            f"{row.steps_to_50} | {row.steps_to_90} | {row.env_steps_per_s:.0f} | "
+            f"{row.wall_time_s / 60:.1f} min |"
+        )
+    return "\n".join(lines)
+
+
+def replace_section(readme: Path, body: str) -> None:
+    """Replace (or append) this benchmark's section of a README, leaving the rest alone."""
+    text = readme.read_text() if readme.exists() else "# densegym benchmarks\n"
+    section = f"{SECTION}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    readme.write_text(text)
+
+
+def _peer_text() -> str:
+    if not PEER_RESULTS.exists():
+        return "Peer comparison: not run yet (`python benchmarks/rllte_peer.py`)."
+    peer = json.loads(PEER_RESULTS.read_text())
+    return peer.get("markdown", "")
+
+
+def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
+    """The README section: how it was run, the table, the e3b speed ratio, the peer."""
+    ratios = ", ".join(f"{t} {r:.2f}" for t, r in results["e3b_over_none_steps_per_s"].items())
+    return "\n".join(
+        [
+            "PPO (densegym's MiniHack defaults: 8 sub-envs, n_steps 128, 1 torch thread) with "
+            "each bonus at its default coefficient; `count` per env, the learned bonuses in "
+            "their batched VecEnv form (`batched_shaping`). Final success = mean success over "
+            "the last 30 episodes, averaged over seeds; steps to 50/90 % = first log point "
+            "(every 2,048 steps) where a seed's running success reaches it, averaged over "
+            "the seeds that reached it. Budgets are per run and shown in the table.",
+            "",
+            f"Command: `{results['command']}` · machine: {results['machine']} · "
+            f"date: {results['date']}",
+            "",
+            markdown_table(summary),
+            "",
+            f"PPO+e3b env-steps/s / plain PPO env-steps/s (same task, same seeds, same "
+            f"invocation; target ≥ 0.7): {ratios or 'n/a'}.",
+            "",
+            results.get("notes", "").strip(),
+            "",
+            _peer_text(),
+        ]
+    )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", default=",".join(TASKS), help="MiniHack task names")
+    parser.add_argument("--shapings", default=",".join(SHAPINGS))
+    parser.add_argument("--seeds", type=int, default=3, help="number of seeds (0..N-1)")
+    parser.add_argument("--steps", type=int, default=1_000_000, help="env steps per run")
+    parser.add_argument("--workers", type=int, default=2, help="training processes at a time")
+    parser.add_argument("--n-envs", type=int, default=8)
+    parser.add_argument("--log-every", type=int, default=2048)
+    parser.add_argument(
+        "--checkpoint-every", type=int, default=100_000, help="env steps between checkpoints"
+    )
+    parser.add_argument("--logdir", default="runs/minihack_exploration")
+    parser.add_argument("--per-env", action="store_true", help="learned bonuses per env")
+    parser.add_argument("--results", default=str(RESULTS), help="results JSON ('' to skip)")
+    parser.add_argument("--readme", default=str(README), help="README to update ('' to skip)")
+    parser.add_argument("--notes", default="", help="text put under the table in the README")
+    parser.add_argument("--report-only", action="store_true", help="only rebuild the outputs")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    """Run (or resume) the benchmark and write its outputs; returns the results dict."""
+    args = parse_args(argv)
+    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
+    shapings = [s.strip() for s in args.shapings.split(",") if s.strip()]
+    unknown = set(shapings) - set(SHAPINGS)
+    if unknown:
+        raise SystemExit(f"unknown shapings {sorted(unknown)}; choose from {SHAPINGS}")
+    base = RunConfig(
+        f"densegym/MiniHack-{tasks[0]}-v0",
+        steps=args.steps,
+        n_envs=args.n_envs,
+        logdir=args.logdir,
+        log_every=args.log_every,
+        checkpoint_every=args.checkpoint_every,
+    )
+    rows = plan(tasks, shapings, list(range(args.seeds)), base, args.per_env)
+    start = time.perf_counter()
+    if not args.report_only:
+        run_all([config for _, _, config in rows], args.workers)
+    runs, curves = collect(rows)
+    logdir = Path(args.logdir)
+    logdir.mkdir(parents=True, exist_ok=True)
+    summary = table(runs) if len(runs) else pd.DataFrame()
+    curves.to_csv(logdir / "curves.csv", index=False)
+    runs.to_csv(logdir / "runs.csv", index=False)
+    summary.to_csv(logdir / "table.csv", index=False)
+    plots = plot_tasks(curves, logdir / "plots", shapings) if len(curves) else {}
+    command = "python benchmarks/minihack_exploration.py " + " ".join(
+        [f"--steps {args.steps}", f"--seeds {args.seeds}", f"--tasks {','.join(tasks)}"]
+        + ([f"--shapings {','.join(shapings)}"] if shapings != list(SHAPINGS) else [])
+        + (["--per-env"] if args.per_env else [])
+    )
+    results = {
+        "command": command,
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+        "date": date.today().isoformat(),
+        "budget_steps": args.steps,
+        "seeds": args.seeds,
+        "tasks": tasks,
+        "shapings": shapings,
+        "table": summary.to_dict(orient="records"),
+        "runs": runs.drop(columns=["run_dir"], errors="ignore").to_dict(orient="records"),
+        "e3b_over_none_steps_per_s": speed_ratios(runs) if len(runs) else {},
+        "notes": args.notes,
+        "elapsed_s": time.perf_counter() - start,
+    }
+    if len(summary):
+        print(markdown_table(summary))
+    print("e3b / none env-steps/s:", results["e3b_over_none_steps_per_s"])
+    print("curves:", logdir / "curves.csv", "· plots:", ", ".join(map(str, plots.values())))
+    print("TensorBoard:", f"tensorboard --logdir {logdir}")
+    if args.results:
+        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.results).write_text(json.dumps(results, indent=2, default=str))
+    if args.readme and len(summary):
+        replace_section(Path(args.readme), section_body(results, summary))
+    return results
+
+
+if __name__ == "__main__":
+    main()
