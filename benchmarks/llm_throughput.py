@@ -219,25 +219,35 @@ def main() -> None:
         f"{cached['peak_rss_mb_after_use']:.0f} MB after a chat and a scoring call"
     )
 
-    # torch's default thread count, and one thread: on a busy machine the default can be
-    # several times slower (threads wait on each other), so both are reported.
-    for threads in sorted({torch.get_num_threads(), 1}, reverse=True):
-        print(f"== smollm2 fp32 (transformers, {threads} torch threads)")
-        fp32 = densegym.llm.load("smollm2", dtype="float32", num_threads=threads)
-        results[f"smollm2_fp32_threads{threads}"] = measure_backend(fp32, bandwidth, args)
-        del fp32
-        print(f"== smollm2 bf16 (transformers, {threads} torch threads)")
-        bf16 = densegym.llm.load("smollm2", dtype="bfloat16", num_threads=threads)
-        bf16_score = scoring(bf16, args.pairs, args.rounds)
-        results[f"smollm2_bf16_threads{threads}"] = {
-            "model_bytes": model_bytes(bf16),
-            "score": bf16_score,
-        }
-        fp32_score = results[f"smollm2_fp32_threads{threads}"]["score"]["tokens_per_s"]
-        ratio = bf16_score["tokens_per_s"] / fp32_score
-        results[f"bf16_over_fp32_scoring_threads{threads}"] = ratio
-        print(f"  score: {bf16_score['tokens_per_s']:7.1f} tok/s ({ratio:.2f}x fp32)")
-        del bf16
+    # smollm2 runs torch on one thread by default (see densegym.llm.smollm2.load_smollm2).
+    print("== smollm2 fp32 (transformers, 1 torch thread: the default)")
+    fp32 = densegym.llm.load("smollm2", dtype="float32")
+    results["smollm2_fp32"] = measure_backend(fp32, bandwidth, args)
+    del fp32
+    print("== smollm2 bf16 (transformers, 1 torch thread)")
+    bf16 = densegym.llm.load("smollm2", dtype="bfloat16")
+    bf16_score = scoring(bf16, args.pairs, args.rounds)
+    results["smollm2_bf16"] = {"model_bytes": model_bytes(bf16), "score": bf16_score}
+    ratio = bf16_score["tokens_per_s"] / results["smollm2_fp32"]["score"]["tokens_per_s"]
+    results["bf16_over_fp32_scoring"] = ratio
+    print(f"  score: {bf16_score['tokens_per_s']:7.1f} tok/s ({ratio:.2f}x fp32)")
+    del bf16
+
+    # The same at torch's default thread count (all cores), briefly: on a busy machine
+    # its threads wait on each other at every small matmul.
+    threads = torch.get_num_threads()
+    if threads > 1:
+        print(f"== smollm2 fp32 with torch's default {threads} threads (short)")
+        wide = densegym.llm.load("smollm2", num_threads=None)
+        brief = argparse.Namespace(rounds=1, max_tokens=min(32, args.max_tokens), pairs=args.pairs)
+        gen = generation(wide, 1, brief.max_tokens, brief.rounds)
+        score = scoring(wide, brief.pairs, brief.rounds)
+        results[f"smollm2_fp32_threads{threads}"] = {"generate_batch1": gen, "score": score}
+        print(
+            f"  generate batch 1: {gen['tokens_per_s']:7.1f} tok/s; "
+            f"score: {score['tokens_per_s']:7.1f} tok/s"
+        )
+        del wide
 
     if importlib.util.find_spec("llama_cpp") is not None:
         print("== gguf (llama.cpp, Q4_1)")

@@ -235,6 +235,27 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_design_reward(args: argparse.Namespace) -> int:
+    from densegym.rewards.llm import design_reward
+
+    result = design_reward(
+        args.env,
+        rounds=args.rounds,
+        k=args.k,
+        backend=args.backend,
+        budget=args.budget,
+        out=args.out,
+        logdir=args.logdir,
+        style=args.style,
+        seed=args.seed,
+        n_envs=args.n_envs,
+        progress=not args.no_progress,
+    )
+    print(json.dumps({"path": result.path, "fitness": result.fitness, "llm": result.llm_usage}))
+    print(f'Use it with: --shaping \'{{"id": "llm_code", "path": "{result.path}"}}\'')
+    return 0
+
+
 def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> None:
     parser.add_argument("--env", help="registered env id, e.g. densegym/MiniHack-Room-5x5-v0")
     parser.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn"])
@@ -266,7 +287,7 @@ def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> Non
         "--env-kwargs",
         default=None,
         metavar="JSON",
-        help='extra gym.make kwargs as JSON, e.g. \'{"difficulty": 3}\'',
+        help="extra gym.make kwargs as JSON, e.g. '{\"difficulty\": 3}'",
     )
     parser.add_argument(
         "--batched-shaping",
@@ -315,6 +336,20 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--workers", type=int, default=None, help="parallel runs (default: cores)")
     comp.add_argument("--rerun", action="store_true", help="retrain finished runs")
     comp.set_defaults(func=_cmd_compare)
+
+    design = commands.add_parser("design-reward", help="LLM-written reward code (Eureka-style)")
+    design.add_argument("--env", default="densegym/MountainCarSparse-v0", help="env id")
+    design.add_argument("--backend", default="smollm2", help="densegym.llm spec")
+    design.add_argument("--rounds", type=int, default=3, help="rounds of evolution")
+    design.add_argument("--k", type=int, default=4, help="candidates per round")
+    design.add_argument("--budget", type=int, default=20_000, help="env steps per candidate")
+    design.add_argument("--style", default="auto", choices=["auto", "menu", "code"])
+    design.add_argument("--out", default=None, help="file for the chosen reward code")
+    design.add_argument("--logdir", default="runs/design", help="candidates' runs and code")
+    design.add_argument("--n-envs", type=int, default=4)
+    design.add_argument("--seed", type=int, default=0)
+    design.add_argument("--no-progress", action="store_true")
+    design.set_defaults(func=_cmd_design_reward)
     return parser
 
 

@@ -105,14 +105,17 @@ def _load(path: str) -> Any:
     return getattr(importlib.import_module(module_name), attr)
 
 
-def make_env(base: str, shaping: Any = None, **kwargs: Any) -> gym.Env:
-    """Build a base densegym environment and apply the requested shaping.
+def make_env(base: str, shaping: Any = None, view: Any = None, **kwargs: Any) -> gym.Env:
+    """Build a base densegym environment, apply the requested view, then the shaping.
 
     This is the entry point of every registered id; users call ``gym.make``.
 
     Args:
         base: ``"module:Class"`` of the base environment.
         shaping: ``None``, a shaper name, a spec dict or a list of those.
+        view: ``None``, or a text-adapter spec applied to the base env before shaping
+            (text envs: ``"ngram"``, ``"minilm"``, ``{"id": "candidates", "k": 4, ...}``;
+            see :mod:`densegym.envs.adapters.views`).
         **kwargs: passed to the base environment's constructor.
 
     Returns:
@@ -127,7 +130,19 @@ def make_env(base: str, shaping: Any = None, **kwargs: Any) -> gym.Env:
     from densegym.rewards import apply_shaping
 
     env_cls = _load(base)
-    env = env_cls(**kwargs)
+    try:
+        env = env_cls(**kwargs)
+    except ValueError as error:
+        modes = getattr(env_cls, "metadata", {}).get("render_modes", [])
+        if kwargs.get("render_mode") in (None, *modes):
+            raise
+        # An unsupported render_mode is an argument the env does not take: SB3's
+        # make_vec_env asks for "rgb_array" and retries without it on a TypeError.
+        raise TypeError(f"{base} has no render_mode {kwargs['render_mode']!r}: {error}") from error
+    if view is not None:
+        from densegym.envs.adapters.views import apply_view
+
+        env = apply_view(env, view)
     return apply_shaping(env, shaping)
 
 

@@ -1,1 +1,13 @@
-"""LLM-specific agents: LLM policies, verifier-guided search and LM trainers."""
+"""LLM-specific agents: LLM policies, verifier-guided search and LM trainers.
+
+Example:
+    >>> from densegym.agents.llm import LLMPolicy, parse_step
+    >>> parse_step("1. 3 * 4 = 12")
+    '3 * 4 = 12'
+"""
+
+from densegym.agents.llm.parsing import parse_step
+from densegym.agents.llm.policy import LLMPolicy
+from densegym.agents.llm.prompts import EXAMPLES, SYSTEM_PROMPT, WorkedExample
+
+__all__ = ["EXAMPLES", "SYSTEM_PROMPT", "LLMPolicy", "WorkedExample", "parse_step"]

@@ -1,1 +1,30 @@
-"""LLM-generated reward modules: reward code, LLM-feedback intrinsic rewards, LLM subgoal judges."""
+r"""LLM-generated reward modules: reward code, LLM-feedback intrinsic rewards, LLM subgoal judges.
+
+- ``llm_code`` (:mod:`.code_shaper`): a saved reward function written by an LLM, run in
+  a sandboxed worker process (:mod:`.sandbox`, :mod:`.worker`, :mod:`.policy`), and
+  :func:`design_reward` which writes one (designer, critic, evolution with reflection).
+
+Example:
+    >>> from densegym.rewards.llm import check_code
+    >>> check_code("def reward(obs, action, next_obs, info):\n    return open('x')")
+    ["line 2: name 'open' is not allowed"]
+"""
+
+from densegym.rewards.llm.critic import Verdict, critique, sample_transitions
+from densegym.rewards.llm.evolution import DesignResult, design_reward
+from densegym.rewards.llm.policy import CodeRejected, check_code, validate_code
+from densegym.rewards.llm.sandbox import CallResult, Sandbox, SandboxError
+
+__all__ = [
+    "CallResult",
+    "CodeRejected",
+    "DesignResult",
+    "Sandbox",
+    "SandboxError",
+    "Verdict",
+    "check_code",
+    "critique",
+    "design_reward",
+    "sample_transitions",
+    "validate_code",
+]

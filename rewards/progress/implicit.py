@@ -55,8 +55,8 @@ def step_pairs(question: str, steps: Sequence[str]) -> tuple[list[str], list[str
 
     Example:
         >>> prompts, conts = step_pairs("Q?", ["1 + 1 = 2", "Answer: 2"])
-        >>> conts, prompts[1].endswith("1 + 1 = 2\\n")
-        (['1 + 1 = 2\\n', 'Answer: 2\\n'], True)
+        >>> conts, prompts[1].endswith("1 + 1 = 2\n")
+        (['1 + 1 = 2\n', 'Answer: 2\n'], True)
     """
     steps = list(steps)
     prompts = [solution_prompt(question, steps[:i]) for i in range(len(steps))]

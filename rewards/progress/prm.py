@@ -1,8 +1,9 @@
 """``prm``: a process reward model trained from Monte-Carlo step labels, and its shaper.
 
 :func:`train_prm` builds the dataset (``prm_data.collect_step_labels``), fits a small
-:class:`~densegym.rewards.progress.prm_model.PRM` on it with binary cross-entropy (soft labels allowed) and saves it; :class:`ProcessRewardShaper` loads a
-saved PRM by path and pays its score of each new step. Trained on ``"outcome"`` labels
+:class:`~densegym.rewards.progress.prm_model.PRM` on it with binary cross-entropy
+(soft labels allowed) and saves it; :class:`ProcessRewardShaper` loads a saved PRM by
+path and pays its score of each new step. Trained on ``"outcome"`` labels
 the same model is an outcome reward model (ORM); on ``"soft"`` labels it estimates a
 prover's V̂, i.e. a process advantage verifier usable by ``pav`` (``value_model=path``).
 """

@@ -1,0 +1,53 @@
+"""The MiniHack exploration benchmark runs end to end at a tiny budget and resumes."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pandas as pd
+
+SCRIPT = Path(__file__).parents[1] / "benchmarks" / "minihack_exploration.py"
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("minihack_exploration", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
+    bench = _load_benchmark()
+    readme = tmp_path / "README.md"
+    readme.write_text("# benchmarks\n\n## Someone else's section\n\nkeep me\n")
+    results = tmp_path / "results.json"
+    argv = [
+        "--steps", "512", "--seeds", "1", "--tasks", "Room-5x5", "--shapings", "none,e3b",
+        "--n-envs", "2", "--log-every", "128", "--workers", "1",
+        "--logdir", str(tmp_path / "runs"), "--results", str(results), "--readme", str(readme),
+    ]  # fmt: skip
+    first = bench.main(argv)
+    logdir = tmp_path / "runs"
+    curves = pd.read_csv(logdir / "curves.csv")
+    assert set(curves["shaping"]) == {"none", "e3b"}
+    table = pd.read_csv(logdir / "table.csv")
+    assert list(table["shaping"]) == ["none", "e3b"] and (table["steps"] == 512).all()
+    assert (logdir / "plots" / "Room-5x5.png").stat().st_size > 0
+    assert (logdir / "MiniHack-Room-5x5-v0" / "batched-e3b" / "ppo-seed0" / "summary.json").exists()
+    assert set(first["e3b_over_none_steps_per_s"]) == {"Room-5x5"}
+    assert json.loads(results.read_text())["budget_steps"] == 512
+    capsys.readouterr()
+
+    bench.main(argv)  # everything finished: nothing retrains, the section is replaced
+    assert "0 to train" in capsys.readouterr().out
+    text = readme.read_text()
+    assert text.count("## MiniHack exploration (issue 3)") == 1
+    assert "keep me" in text and "| Room-5x5 | e3b | 512 |" in text
+
+
+def test_steps_to_threshold_and_reach_text():
+    bench = _load_benchmark()
+    curve = pd.DataFrame({"timesteps": [1000, 2000, 3000], "success_rate": [0.1, 0.5, 0.95]})
+    assert bench.steps_to(curve, 0.5) == 2000 and bench.steps_to(curve, 0.99) is None
+    assert bench._reach(pd.Series([None, None])) == "not reached"
+    assert bench._reach(pd.Series([2000.0, None])) == "2k (1/2 seeds)"
