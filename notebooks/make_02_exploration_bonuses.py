@@ -1,4 +1,4 @@
-"""Write ``02_exploration_bonuses.ipynb`` (run: ``python notebooks/make_02_exploration_bonuses.py``).
+"""Write ``02_exploration_bonuses.ipynb``: ``python notebooks/make_02_exploration_bonuses.py``.
 
 The notebook is generated so that its cells stay reviewable as plain Python; the test
 suite executes the ``.ipynb`` with ``DENSEGYM_NOTEBOOK_STEPS=1024``.

@@ -37,8 +37,11 @@ def aggregate_curves(
         per_seed = []
         for _, run in group.groupby("seed"):
             run = run.sort_values("timesteps")
-            steps = np.concatenate([[0], run["timesteps"].to_numpy()])
-            values = np.concatenate([[run[metric].iloc[0]], run[metric].to_numpy()])
+            # Explicit float: curves concatenated with an empty (header-only) curve have
+            # object columns, which np.interp rejects.
+            steps = np.concatenate([[0.0], run["timesteps"].to_numpy(dtype=float)])
+            metric_values = run[metric].to_numpy(dtype=float)
+            values = np.concatenate([metric_values[:1], metric_values])
             interp = np.interp(grid, steps, values)
             interp[grid > steps[-1]] = np.nan  # do not extrapolate unfinished runs
             per_seed.append(interp)

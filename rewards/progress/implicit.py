@@ -361,7 +361,9 @@ def train_implicit_prm(
 
 
 class ImplicitPRMReward(StepRewardShaper):
-    """Step reward ``β · (log π_θ(step | s) − log π_ref(step | s))``.
+    """Implicit PRM step reward: β times the log-ratio of π_θ to π_ref on each new step.
+
+    The reward of step ``a`` from state ``s`` is ``β · (log π_θ(a|s) − log π_ref(a|s))``.
 
     Args:
         env: a reasoning env or a view of one.
