@@ -241,29 +241,41 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return obs, float(reward) + contribution, terminated, truncated, info
 
     def _postprocess(self, raw: SupportsFloat, info: dict[str, Any]) -> float:
-        try:
-            value = float(raw)
-        except (TypeError, ValueError):
-            value = math.nan
-        if not math.isfinite(value):
-            self.nonfinite_count += 1
-            if not self._warned_nonfinite:
-                self._warned_nonfinite = True
-                message = (
-                    f"shaper {self.term_name!r} produced a non-finite term ({raw!r}); "
-                    "replaced by 0 (counted in info['reward_terms_nonfinite'])"
-                )
-                warnings.warn(message, RuntimeWarning, stacklevel=3)
-                logger.warning(message)
-            value = 0.0
+        value = finish_term(self, raw)
         info.setdefault("reward_terms_nonfinite", {})[self.term_name] = self.nonfinite_count
-        if self.normalize:
-            if not self.frozen:
-                self.normalizer.update(np.array([value]))
-            value = value / self.normalizer.std
-        if self.clip is not None:
-            value = min(max(value, self.clip[0]), self.clip[1])
         return value
+
+
+def finish_term(owner: Any, raw: SupportsFloat) -> float:
+    """Apply the core's rules to one raw term: non-finite → 0, then normalise, then clip.
+
+    Shared by the per-env wrapper and batched (VecEnv) shapers. ``owner`` carries
+    ``term_name``, ``nonfinite_count``, ``_warned_nonfinite``, ``normalize``,
+    ``normalizer``, ``frozen`` and ``clip``; a non-finite value is counted there and
+    warned about (and logged) once per owner.
+    """
+    try:
+        value = float(raw)
+    except (TypeError, ValueError):
+        value = math.nan
+    if not math.isfinite(value):
+        owner.nonfinite_count += 1
+        if not owner._warned_nonfinite:
+            owner._warned_nonfinite = True
+            message = (
+                f"shaper {owner.term_name!r} produced a non-finite term ({raw!r}); "
+                "replaced by 0 (counted in info['reward_terms_nonfinite'])"
+            )
+            warnings.warn(message, RuntimeWarning, stacklevel=4)
+            logger.warning(message)
+        value = 0.0
+    if owner.normalize:
+        if not owner.frozen:
+            owner.normalizer.update(np.array([value]))
+        value = value / owner.normalizer.std
+    if owner.clip is not None:
+        value = min(max(value, owner.clip[0]), owner.clip[1])
+    return value
 
 
 class LearnedShaper(ShapedReward):

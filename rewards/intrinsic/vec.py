@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from densegym.rewards.core import RunningMeanStd, _parse_clip
+from densegym.rewards.core import RunningMeanStd, _parse_clip, finish_term
 from densegym.rewards.intrinsic.batches import Batch, TransitionLog, take
 from densegym.rewards.intrinsic.counts import default_state_key
 from densegym.rewards.intrinsic.schedule import CoefSchedule
@@ -208,24 +208,7 @@ class VecIntrinsicBonus(VecEnvWrapper):
 
     def _postprocess(self, value: float) -> float:
         """Apply the core's rules: non-finite → 0 (counted, warned once), normalise, clip."""
-        if not math.isfinite(value):
-            self.nonfinite_count += 1
-            if not self._warned_nonfinite:
-                self._warned_nonfinite = True
-                message = (
-                    f"shaper {self.term_name!r} produced a non-finite term ({value!r}); "
-                    "replaced by 0 (counted in info['reward_terms_nonfinite'])"
-                )
-                warnings.warn(message, RuntimeWarning, stacklevel=4)
-                logger.warning(message)
-            value = 0.0
-        if self.normalize:
-            if not self.frozen:
-                self.normalizer.update(np.array([value]))
-            value = value / self.normalizer.std
-        if self.clip is not None:
-            value = min(max(value, self.clip[0]), self.clip[1])
-        return value
+        return finish_term(self, value)
 
     # -- learned-module interface ---------------------------------------------------------
     def freeze(self) -> None:

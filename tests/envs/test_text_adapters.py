@@ -281,7 +281,9 @@ def _trace(env, seed=5, steps=12):
 def _train_and_compare(tmp_path, algo, steps, hyperparams, n_envs):
     from densegym.agents.sb3.training import ALGORITHMS, RunConfig, train
 
-    view = {**VIEW, "encoder": {"id": "ngram", "dim": 64}}
+    # 8 samples per decision: the consensus step (slot 0) is right ~97 % of the time, so
+    # trusting it solves ~0.9 of the tasks while random picks solve ~0.05.
+    view = {**VIEW, "samples": 8, "encoder": {"id": "ngram", "dim": 64}}
     env_kwargs = {"view": view, "difficulty": 2}
     config = RunConfig(
         ARITHMETIC,
@@ -306,8 +308,8 @@ def _train_and_compare(tmp_path, algo, steps, hyperparams, n_envs):
 def test_ppo_learns_to_pick_good_candidates(tmp_path):
     hyper = {"n_steps": 128, "batch_size": 128, "n_epochs": 4, "learning_rate": 1e-3}
     trained, baseline = _train_and_compare(tmp_path, "ppo", 3072, hyper, n_envs=4)
-    assert baseline.success_rate < 0.5
-    assert trained.success_rate >= baseline.success_rate + 0.3, (trained, baseline)
+    assert baseline.success_rate < 0.25
+    assert trained.success_rate >= baseline.success_rate + 0.5, (trained, baseline)
 
 
 @pytest.mark.slow
