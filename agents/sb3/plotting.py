@@ -28,7 +28,7 @@ def aggregate_curves(
         ...                    "timesteps": [0, 10, 0, 10], "success_rate": [0, 1, 0, 0.5]})
         >>> agg = aggregate_curves(df, grid_points=2)
         >>> agg["mean"].tolist(), agg["high"].tolist()
-        [0.0, 0.75], [0.0, 1.0]
+        ([0.0, 0.75], [0.0, 1.0])
     """
     rows = []
     max_step = curves["timesteps"].max() if len(curves) else 0

@@ -66,6 +66,11 @@ class OpenAIBackend(LLM):
         max_concurrency: Requests in flight at once.
         name: Spec recorded on the backend.
 
+    Token counts come from each answer's ``usage``. With ``n`` > 1 a server reports one
+    completion-token total per request, which is split evenly over the samples (the
+    total, and so ``backend.usage``, stays exact). ``logprobs`` needs ``echo`` support
+    (vLLM, densegym's server); other servers raise ``NotImplementedError``.
+
     Example:
         >>> from densegym.llm.server import OpenAICompatServer
         >>> with OpenAICompatServer("tiny-random") as server:

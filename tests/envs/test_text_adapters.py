@@ -339,3 +339,24 @@ def test_densegym_train_cli_runs_on_the_candidates_view(tmp_path, algo, capsys):
     out = capsys.readouterr().out
     summary = json.loads(out[: out.rindex("}") + 1])
     assert summary["timesteps"] >= 512 and summary["algo"] == algo
+
+
+ADAPTER_MODULES = [
+    "densegym.envs.adapters",
+    "densegym.envs.adapters.candidates",
+    "densegym.envs.adapters.encode",
+    "densegym.envs.adapters.encoder",
+    "densegym.envs.adapters.minilm",
+    "densegym.envs.adapters.ngram",
+    "densegym.envs.adapters.views",
+    "densegym.registration",
+]
+
+
+@pytest.mark.parametrize("name", ADAPTER_MODULES)
+def test_docstring_examples_run(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
+    assert result.failed == 0
