@@ -2,13 +2,20 @@
 
 For each env: sparse PPO, hand-written ``potential``, ``llm_code`` (the best of
 ``--rounds`` rounds of ``--k`` candidates from ``design_reward``), ``llm_feedback``
-(``cls`` model) and ``llm_judge``, over ``--seeds`` seeds. Writes ``table.csv`` and
-``results.json`` under ``--logdir`` and prints a Markdown table with final success, steps
-to 50 % success and LLM cost (calls, tokens, seconds).
+(``cls`` model) and ``llm_judge``, over ``--seeds`` seeds, one training process at a time.
+Labels and judgements go to a fresh SQLite cache in ``--logdir``, so the first seed pays
+for them and later seeds show what the cache saves. After the runs, a probe asks the
+annotator about random states and scores its answers against a hand rule (evidence of
+what the model knows).
 
-    python benchmarks/llm_rewards.py                                   # smollm2, full budget
+Writes TensorBoard runs, ``table.csv``, ``results.json`` and ``probe.json`` under
+``--logdir``; with ``--results`` also ``<results>.json``, ``<results>.md`` (the Markdown
+table) and one ``<results>_<env>.png`` (success rate vs env steps, mean and min–max band
+over seeds).
+
     python benchmarks/llm_rewards.py --tiny                            # mechanics check
-    python benchmarks/llm_rewards.py --envs densegym/MiniHack-Room-5x5-v0 --seeds 3
+    python benchmarks/llm_rewards.py --results benchmarks/results/llm_rewards
+    python benchmarks/llm_rewards.py --envs densegym/MiniHack-Room-5x5-v0 --seeds 1
 """
 
 from __future__ import annotations
@@ -17,119 +24,340 @@ import argparse
 import csv
 import json
 import math
+import os
+import platform
+import random
+import sys
+import time
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
+import pandas as pd
+from stable_baselines3.common.callbacks import BaseCallback
+
+import densegym
 import densegym.llm
-from densegym.agents.sb3.training import RunConfig, train
-from densegym.rewards.llm import design_reward
+from densegym.agents.sb3.plotting import plot_success
+from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
+from densegym.rewards.llm import design_reward, sample_transitions
+from densegym.rewards.llm.labels import LABEL_PROMPT, ask_choice
+from densegym.rewards.llm.text import step_text
 
 SHAPINGS = ("none", "potential", "llm_code", "llm_feedback", "llm_judge")
 
+#: PPO overrides per env. On MountainCarSparse, densegym's defaults (ent_coef 0, lr 3e-4)
+#: collapse to a deterministic policy before the tiny velocity input matters: no shaping,
+#: not even a hand-written energy reward, reached the flag in 120k steps. With these,
+#: ``potential`` reaches 50 % success at ~50k steps on each of 3 seeds.
+HYPERPARAMS: dict[str, dict[str, Any]] = {
+    "densegym/MountainCarSparse-v0": {"ent_coef": 0.01, "learning_rate": 1e-3},
+}
+
+
+class WallClockLimit(BaseCallback):
+    """Stops a training run after ``seconds`` of wall-clock time (``0``: no limit)."""
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = float(seconds)
+        self.start = 0.0
+        self.stopped = False
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        if self.seconds > 0 and time.perf_counter() - self.start > self.seconds:
+            self.stopped = True
+            return False
+        return True
+
 
 def steps_to_half(run_dir: str) -> float:
-    with (Path(run_dir) / "curve.csv").open() as handle:
+    """First logged env step at which the success rate reached 50 % (NaN if never)."""
+    with (Path(run_dir) / CURVE_FILE).open() as handle:
         for row in csv.DictReader(handle):
             if row["success_rate"] and float(row["success_rate"]) >= 0.5:
                 return float(row["timesteps"])
     return math.nan
 
 
-def spec_for(name: str, env_id: str, args: argparse.Namespace, code_path: str | None) -> Any:
+def last_logged(run_dir: str, prefix: str) -> dict[str, float]:
+    """The newest value of every ``progress.csv`` column that starts with ``prefix``."""
+    path = Path(run_dir) / "progress.csv"
+    out: dict[str, float] = {}
+    if not path.exists():
+        return out
+    with path.open() as handle:
+        for row in csv.DictReader(handle):
+            for key, value in row.items():
+                if key and key.startswith(prefix) and value not in ("", None):
+                    out[key] = float(value)
+    return out
+
+
+def spec_for(name: str, args: argparse.Namespace, code_path: str | None) -> Any:
+    """The shaping spec (data) of one benchmark column."""
     if name == "none":
         return None
     if name == "llm_code":
         return {"id": "llm_code", "path": code_path}
     if name in ("llm_feedback", "llm_judge"):
         extra = {"model": "cls"} if name == "llm_feedback" else {}
-        return {"id": name, "backend": args.backend, **extra}
+        return {"id": name, "backend": args.backend, "cache": args.label_cache, **extra}
     return name
 
 
-def run(args: argparse.Namespace) -> list[dict[str, Any]]:
+def hyperparams_for(env_id: str, args: argparse.Namespace) -> dict[str, Any]:
+    """``--hyperparams`` when given, else :data:`HYPERPARAMS` of the env."""
+    if args.hyperparams:
+        return json.loads(args.hyperparams)
+    return dict(HYPERPARAMS.get(env_id, {}))
+
+
+def usage_since(before: dict[str, float]) -> dict[str, float]:
+    """LLM work the process did since ``before`` (a snapshot of ``total_usage``)."""
+    now = densegym.llm.total_usage()
+    return {key: now[key] - before.get(key, 0) for key in now}
+
+
+def run_design(env_id: str, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """Design the ``llm_code`` reward; return its path and a record of the search."""
+    before = dict(densegym.llm.total_usage())
+    start = time.perf_counter()
+    result = design_reward(
+        env_id,
+        rounds=args.rounds,
+        k=args.k,
+        backend=args.backend,
+        budget=args.design_budget,
+        out=Path(args.logdir) / f"reward_{env_id.split('/')[-1]}.py",
+        logdir=Path(args.logdir) / "design",
+        n_envs=args.n_envs,
+        hyperparams=hyperparams_for(env_id, args),
+        progress=not args.quiet,
+    )
+    record = {
+        "path": str(Path(result.path).resolve()),
+        "fitness": result.fitness,
+        "wall_s": round(time.perf_counter() - start, 1),
+        "usage": usage_since(before),
+        "candidates": [
+            {k: c[k] for k in ("round", "index", "source", "weights", "verdict", "fitness")}
+            for c in result.candidates
+        ],
+    }
+    return record["path"], record
+
+
+def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Train every (env, shaping, seed) one after another; return rows and design records."""
     rows = []
-    usage = densegym.llm.total_usage()
+    designs: dict[str, Any] = {}
     for env_id in args.envs.split(","):
         code_path = None
-        design_cost: dict[str, float] = {}
         if "llm_code" in args.shapings:
-            before = dict(usage)
-            result = design_reward(
-                env_id,
-                rounds=args.rounds,
-                k=args.k,
-                backend=args.backend,
-                budget=args.design_budget,
-                out=Path(args.logdir) / f"reward_{env_id.split('/')[-1]}.py",
-                logdir=Path(args.logdir) / "design",
-                n_envs=args.n_envs,
-            )
-            code_path = str(Path(result.path).resolve())
-            design_cost = {k: usage[k] - before.get(k, 0) for k in usage}
+            code_path, designs[env_id] = run_design(env_id, args)
         for name in args.shapings.split(","):
             for seed in range(args.seeds):
-                before = dict(usage)
+                before = dict(densegym.llm.total_usage())
                 config = RunConfig(
                     env_id,
-                    shaping=spec_for(name, env_id, args, code_path),
+                    shaping=spec_for(name, args, code_path),
                     steps=args.steps,
                     n_envs=args.n_envs,
                     seed=seed,
                     logdir=str(Path(args.logdir) / "runs"),
-                    log_every=max(args.steps // 20, 256),
+                    log_every=max(args.steps // 25, 256),
+                    hyperparams=hyperparams_for(env_id, args),
                 )
-                summary = train(config, progress=False)
-                cost = {k: usage[k] - before.get(k, 0) for k in usage}
-                if name == "llm_code":
-                    cost = {k: cost.get(k, 0) + design_cost.get(k, 0) / args.seeds for k in cost}
-                rows.append(
-                    {
-                        "env": env_id,
-                        "shaping": name,
-                        "seed": seed,
-                        "success": summary["success_rate"],
-                        "steps_to_50": steps_to_half(summary["run_dir"]),
-                        "llm_calls": cost.get("calls", 0),
-                        "llm_tokens": cost.get("prompt_tokens", 0)
-                        + cost.get("completion_tokens", 0),
-                        "llm_seconds": round(cost.get("seconds", 0.0), 2),
-                    }
-                )
-    return rows
+                limit = WallClockLimit(args.run_timeout)
+                summary = train(config, progress=not args.quiet, callbacks=[limit])
+                cost = usage_since(before)
+                row = {
+                    "env": env_id,
+                    "shaping": name,
+                    "seed": seed,
+                    "steps": summary["timesteps"],
+                    "stopped_at_time_limit": limit.stopped,
+                    "success": summary["success_rate"],
+                    "steps_to_50": steps_to_half(summary["run_dir"]),
+                    "llm_calls": cost.get("calls", 0),
+                    "llm_tokens": cost.get("prompt_tokens", 0) + cost.get("completion_tokens", 0),
+                    "llm_seconds": round(cost.get("seconds", 0.0), 2),
+                    "wall_s": round(summary["wall_time_s"], 1),
+                    "run_dir": summary["run_dir"],
+                }
+                row.update(last_logged(summary["run_dir"], f"reward/{name}"))
+                row.update(last_logged(summary["run_dir"], "llm_feedback/"))
+                rows.append(row)
+                if not args.quiet:
+                    print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}), flush=True)
+    return rows, designs
 
 
-def report(rows: list[dict[str, Any]], logdir: Path) -> str:
-    logdir.mkdir(parents=True, exist_ok=True)
-    with (logdir / "table.csv").open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    (logdir / "results.json").write_text(json.dumps(rows, indent=2))
+def hand_label(env_id: str, obs: Any) -> bool | None:
+    """A hand rule for "is this state helpful?" (``None`` where there is none).
+
+    MountainCar: the car holds at least half the mechanical energy it needs to reach
+    the flag (``mountaincar_energy`` potential ≥ 0.5), i.e. it is high or fast.
+    """
+    if "MountainCar" in env_id:
+        from densegym.rewards.potential import get_potential
+
+        return get_potential("mountaincar_energy")(None, obs) >= 0.5
+    return None
+
+
+def probe_labels(env_id: str, backend: str, n: int, seed: int = 0) -> dict[str, Any]:
+    """Ask the annotator's question about ``n`` random states; score it against a hand rule."""
+    env = gym.make(env_id)
+    task = dict(env.unwrapped.task)
+    env.observation_space.seed(seed)
+    # Half uniform over the observation box, half states a random policy visits.
+    states = [env.observation_space.sample() for _ in range(n - n // 2)]
+    env.close()
+    visited = [t[2] for t in sample_transitions(env_id, n=20 * n, seed=seed)]
+    states += random.Random(seed).sample(visited, k=n // 2)
+    texts = [step_text(task, obs, {}) for obs in states]
+    truth = [hand_label(env_id, obs) for obs in states]
+    if any(t is None for t in texts) or any(t is None for t in truth):
+        return {"env": env_id, "skipped": "no caption or no hand rule for this env"}
+    llm = densegym.llm.load(backend, shared=True)
+    goal = str(task.get("goal", task.get("id", "the task")))
+    start = time.perf_counter()
+    answers = ask_choice(llm, [LABEL_PROMPT.format(goal=goal, text=t) for t in texts])
+    seconds = time.perf_counter() - start
+    pairs = [(bool(a), bool(t)) for a, t in zip(answers, truth) if a is not None]
+    positives = [a for a, t in pairs if t]
+    negatives = [a for a, t in pairs if not t]
+    tpr = sum(positives) / len(positives) if positives else math.nan
+    tnr = sum(not a for a in negatives) / len(negatives) if negatives else math.nan
+    examples = random.Random(seed).sample(list(zip(texts, answers, truth)), k=min(6, n))
+    return {
+        "env": env_id,
+        "n": len(pairs),
+        "yes_rate": sum(a for a, _ in pairs) / max(len(pairs), 1),
+        "rule_positive_rate": len(positives) / max(len(pairs), 1),
+        "accuracy": sum(a == t for a, t in pairs) / max(len(pairs), 1),
+        "balanced_accuracy": (tpr + tnr) / 2,
+        "seconds": round(seconds, 1),
+        "examples": [{"caption": t, "llm_yes": a, "rule": r} for t, a, r in examples],
+    }
+
+
+def judge_subgoals(env_id: str, args: argparse.Namespace) -> list[str]:
+    """The subgoals ``llm_judge`` worked with (read back through its cache)."""
+    spec = spec_for("llm_judge", args, None)
+    env = gym.make(env_id, shaping=spec)
+    env.reset(seed=0)
+    info = env.step(env.action_space.sample())[4]
+    env.close()
+    return list(info.get("llm_judge_subgoals", []))
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+    return sum(finite) / len(finite) if finite else math.nan
+
+
+def report(rows: list[dict[str, Any]], designs: dict[str, Any]) -> str:
+    """The Markdown table: one line per (env, shaping), means over seeds."""
     lines = [
-        "| env | shaping | seeds | final success | steps to 50 % | LLM calls | tokens | LLM s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| env | shaping | seeds | env steps | final success | steps to 50 % "
+        "| LLM calls | LLM tokens | LLM s | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["env"], row["shaping"]), []).append(row)
     for (env, shaping), group in groups.items():
-        success = [r["success"] for r in group if not math.isnan(r["success"])]
-        reached = [r["steps_to_50"] for r in group if not math.isnan(r["steps_to_50"])]
-        mean = sum(success) / len(success) if success else math.nan
-        half = (
-            f"{sum(reached) / len(reached):.0f} ({len(reached)}/{len(group)})" if reached else "–"
-        )
-        calls = sum(r["llm_calls"] for r in group) / len(group)
-        tokens = sum(r["llm_tokens"] for r in group) / len(group)
-        seconds = sum(r["llm_seconds"] for r in group) / len(group)
+        reached = [r["steps_to_50"] for r in group if math.isfinite(r["steps_to_50"])]
+        half = f"{_mean(reached):,.0f} ({len(reached)}/{len(group)})" if reached else "never"
+        calls = _mean([r["llm_calls"] for r in group])
+        tokens = _mean([r["llm_tokens"] for r in group])
+        seconds = _mean([r["llm_seconds"] for r in group])
+        note = ""
+        if shaping == "llm_code" and env in designs:
+            usage = designs[env]["usage"]
+            note = (
+                f" + design {usage['calls']:.0f} calls / "
+                f"{usage['prompt_tokens'] + usage['completion_tokens']:,.0f} tok / "
+                f"{usage['seconds']:.0f} s"
+            )
+        steps = _mean([r["steps"] for r in group])
+        cut = sum(r["stopped_at_time_limit"] for r in group)
+        steps_text = f"{steps:,.0f}" + (f" ({cut} cut by time)" if cut else "")
         lines.append(
-            f"| {env.split('/')[-1]} | {shaping} | {len(group)} | {mean:.2f} | {half} | "
-            f"{calls:.0f} | {tokens:.0f} | {seconds:.1f} |"
+            f"| {env.split('/')[-1]} | {shaping} | {len(group)} | {steps_text} "
+            f"| {_mean([r['success'] for r in group]):.2f} | {half} "
+            f"| {calls:,.0f}{note} | {tokens:,.0f} | {seconds:.1f} "
+            f"| {_mean([r['wall_s'] for r in group]):.0f} |"
         )
     return "\n".join(lines)
 
 
+def plot(rows: list[dict[str, Any]], prefix: str) -> list[Path]:
+    """One success-vs-steps PNG per env."""
+    paths = []
+    for env in dict.fromkeys(r["env"] for r in rows):
+        frames = []
+        for row in rows:
+            curve = Path(row["run_dir"]) / CURVE_FILE
+            if row["env"] == env and curve.exists():
+                frame = pd.read_csv(curve)
+                frame.insert(0, "seed", row["seed"])
+                frame.insert(0, "shaping", row["shaping"])
+                frames.append(frame)
+        if frames:
+            path = Path(f"{prefix}_{env.split('/')[-1]}.png")
+            title = f"{env} — PPO, LLM-written rewards"
+            paths.append(plot_success(pd.concat(frames, ignore_index=True), path, title))
+    return paths
+
+
+def write_outputs(
+    rows: list[dict[str, Any]],
+    designs: dict[str, Any],
+    probes: list[dict[str, Any]],
+    args: argparse.Namespace,
+    argv: list[str] | None,
+) -> str:
+    """Write the table, JSON records and (with ``--results``) the PNGs; return the table."""
+    logdir = Path(args.logdir)
+    logdir.mkdir(parents=True, exist_ok=True)
+    with (logdir / "table.csv").open("w", newline="") as handle:
+        fields = list(dict.fromkeys(key for row in rows for key in row))
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    table = report(rows, designs)
+    record = {
+        "command": "python benchmarks/llm_rewards.py " + " ".join(argv or []),
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
+        "densegym": densegym.__version__,
+        "args": vars(args),
+        "rows": rows,
+        "designs": designs,
+        "probes": probes,
+    }
+    (logdir / "results.json").write_text(json.dumps(record, indent=2, default=str))
+    (logdir / "probe.json").write_text(json.dumps(probes, indent=2, default=str))
+    if args.results:
+        prefix = Path(args.results)
+        prefix.parent.mkdir(parents=True, exist_ok=True)
+        Path(f"{prefix}.json").write_text(json.dumps(record, indent=2, default=str))
+        Path(f"{prefix}.md").write_text(table + "\n")
+        for path in plot(rows, str(prefix)):
+            print(f"wrote {path}")
+    return table
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (``--tiny``: tiny-random, 512 steps, 1 seed)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--envs", default="densegym/MountainCarSparse-v0")
     parser.add_argument("--shapings", default=",".join(SHAPINGS))
@@ -138,21 +366,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--steps", type=int, default=100_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--k", type=int, default=4)
-    parser.add_argument("--design-budget", type=int, default=20_000)
+    parser.add_argument("--design-budget", type=int, default=60_000)
     parser.add_argument("--n-envs", type=int, default=4)
+    parser.add_argument("--hyperparams", default="", help="JSON PPO overrides for every env")
+    parser.add_argument(
+        "--run-timeout", type=float, default=0.0, help="wall-clock seconds per run (0: none)"
+    )
+    parser.add_argument("--probe", type=int, default=48, help="states the label probe asks")
+    parser.add_argument("--label-cache", default="", help="SQLite file (default: in --logdir)")
     parser.add_argument("--logdir", default="runs/llm_rewards")
+    parser.add_argument("--results", default="", help="prefix of the JSON/Markdown/PNG outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or run lines")
     parser.add_argument("--tiny", action="store_true", help="tiny-random, 512 steps, 1 seed")
     args = parser.parse_args(argv)
     if args.tiny:
         args.backend, args.seeds, args.steps = "tiny-random", 1, 512
         args.rounds, args.k, args.design_budget, args.n_envs = 1, 2, 256, 1
+        args.probe = min(args.probe, 8)
+    if not args.label_cache:
+        args.label_cache = str(Path(args.logdir) / "labels.sqlite")
     return args
 
 
 def main(argv: list[str] | None = None) -> None:
+    """Run the benchmark and print the Markdown table."""
+    argv = sys.argv[1:] if argv is None else argv
     args = parse_args(argv)
-    rows = run(args)
-    print(report(rows, Path(args.logdir)))
+    rows, designs = run(args)
+    probes = []
+    for env_id in args.envs.split(","):
+        probe: dict[str, Any] = {"env": env_id}
+        if "llm_feedback" in args.shapings and args.probe > 0:
+            probe = probe_labels(env_id, args.backend, args.probe)
+        if "llm_judge" in args.shapings:
+            probe["judge_subgoals"] = judge_subgoals(env_id, args)
+        probes.append(probe)
+    print(write_outputs(rows, designs, probes, args, argv))
+    print(json.dumps(probes, indent=2, default=str))
 
 
 if __name__ == "__main__":

@@ -204,7 +204,7 @@ def markdown(result: dict[str, Any]) -> str:
         head,
         "",
         "| module | ours, flat (ms) | ours, Dict obs (ms) | rllte-core, flat (ms) | "
-        "rllte / ours (flat) |",
+        "rllte time / ours (flat; > 1: ours faster) |",
         "|---|---|---|---|---|",
     ]
     for name, row in result["modules"].items():

@@ -38,7 +38,7 @@ import densegym
 from densegym.agents.llm import LLMPolicy
 
 RESULTS = Path(__file__).parent / "results" / "smollm2_accuracy.json"
-ENV_ID = "densegym/WordProblems-v0"
+ENV_ID = "densegym/WordProblems-v0"  # --env changes it (e.g. densegym/Arithmetic-v0)
 TARGET = (0.15, 0.50)
 
 
@@ -52,9 +52,9 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def run_batch(policy: LLMPolicy, level: int, seeds: list[int]) -> list[dict]:
+def run_batch(policy: LLMPolicy, level: int, seeds: list[int], env_id: str = ENV_ID) -> list[dict]:
     """Play one episode per seed in lock-step; return one record per episode."""
-    envs = [gym.make(ENV_ID, difficulty=level) for _ in seeds]
+    envs = [gym.make(env_id, difficulty=level) for _ in seeds]
     observations = [env.reset(seed=seed)[0] for env, seed in zip(envs, seeds)]
     records: list[dict | None] = [None] * len(envs)
     steps = [0] * len(envs)
@@ -111,7 +111,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--levels", default="1,2,3,4,5", help="comma-separated levels")
     parser.add_argument("--batch", type=int, default=16, help="episodes per batched call")
     parser.add_argument("--shots", type=int, default=1, help="few-shot examples (0: zero-shot)")
+    parser.add_argument("--max-tokens", type=int, default=48, help="tokens per step")
     parser.add_argument("--backend", default="smollm2", help="densegym.llm spec")
+    parser.add_argument("--env", default=ENV_ID, help="reasoning env id with difficulty levels")
     parser.add_argument("--budget-s", type=float, default=None, help="stop after this time")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first problem")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
@@ -122,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(args.threads)
     levels = [int(level) for level in args.levels.split(",")]
-    policy = LLMPolicy(args.backend, shots=args.shots)
+    policy = LLMPolicy(args.backend, shots=args.shots, max_tokens=args.max_tokens)
     start = time.perf_counter()
     policy.llm  # noqa: B018 (load the model before timing episodes)
     load_s = time.perf_counter() - start
@@ -138,12 +140,12 @@ def main(argv: list[str] | None = None) -> int:
             if records[level] and TARGET[0] <= per_level[str(level)]["accuracy"] <= TARGET[1]
         ]
         out = {
-            "question": "SmolLM2 greedy accuracy on WordProblems per difficulty",
-            "env_id": ENV_ID,
+            "question": "SmolLM2 greedy accuracy per difficulty",
+            "env_id": args.env,
             "backend": args.backend,
             "policy": repr(policy),
             "shots": args.shots,
-            "decoding": "greedy, one line per step, max_tokens=48",
+            "decoding": f"greedy, one line per step, max_tokens={args.max_tokens}",
             "n_requested": args.n,
             "seeds": f"problem i of a level resets with seed {args.seed} + i",
             "levels": per_level,
@@ -171,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
                 stopped_early = True
                 break
             seeds = list(range(args.seed + offset, args.seed + min(offset + args.batch, args.n)))
-            records[level] += run_batch(policy, level, seeds)
+            records[level] += run_batch(policy, level, seeds, args.env)
             acc = summarise(records[level])
             print(
                 f"level {level}: n={acc['n']} accuracy={acc['accuracy']:.3f} "

@@ -26,7 +26,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
         "--n-envs", "2", "--log-every", "128", "--workers", "1",
         "--logdir", str(tmp_path / "runs"), "--results", str(results), "--readme", str(readme),
     ]  # fmt: skip
-    first = bench.main(argv)
+    first = bench.main([*argv, "--speed-steps", "256", "--speed-rounds", "1"])
     logdir = tmp_path / "runs"
     curves = pd.read_csv(logdir / "curves.csv")
     assert set(curves["shaping"]) == {"none", "e3b"}
@@ -35,6 +35,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
     assert (logdir / "plots" / "Room-5x5.png").stat().st_size > 0
     assert (logdir / "MiniHack-Room-5x5-v0" / "batched-e3b" / "ppo-seed0" / "summary.json").exists()
     assert set(first["e3b_over_none_steps_per_s"]) == {"Room-5x5"}
+    assert first["paired_speed"]["ratio"] > 0 and first["paired_speed"]["task"] == "Room-5x5"
     assert json.loads(results.read_text())["budget_steps"] == 512
     capsys.readouterr()
 
@@ -43,6 +44,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
     text = readme.read_text()
     assert text.count("## MiniHack exploration (issue 3)") == 1
     assert "keep me" in text and "| Room-5x5 | e3b | 512 |" in text
+    assert "paired measurement **" in text  # the speed figure is kept from the first call
 
 
 def test_steps_to_threshold_and_reach_text():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import time
 from collections import defaultdict, deque
 from pathlib import Path
@@ -13,9 +14,15 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 from densegym import logging as names
 
+#: A shaper reports its counters (annotations, queue length, ...) as ``info["<term>_stats"]``.
+STATS_SUFFIX = "_stats"
+
 
 class EpisodeStats:
     """Per-episode sums of every reward term, success and length, for K sub-envs.
+
+    Shaper counters (``info["<term>_stats"]``, a dict of numbers such as ``llm_feedback``'s
+    label counts and queue length) are kept as their latest values, ``<term>/<stat>``.
 
     Example:
         >>> stats = EpisodeStats(n_envs=1, window=10)
@@ -33,6 +40,7 @@ class EpisodeStats:
         self.episodes: deque[dict[str, float]] = deque(maxlen=window)
         self.total_episodes = 0
         self.llm = {"tokens": 0.0, "calls": 0.0}
+        self.counters: dict[str, float] = {}
 
     def add_step(
         self, env_index: int, info: dict[str, Any], done: bool, reward: float | None = None
@@ -55,6 +63,9 @@ class EpisodeStats:
                 tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
             self.llm["tokens"] += float(tokens)
             self.llm["calls"] += float(usage.get("calls", 0))
+        for key, value in info.items():
+            if isinstance(value, dict) and key.endswith(STATS_SUFFIX):
+                self._add_counters(key[: -len(STATS_SUFFIX)], value)
         self.lengths[env_index] += 1
         if done:
             record = {names.reward_tag(term): value for term, value in sums.items()}
@@ -65,8 +76,15 @@ class EpisodeStats:
             self.running[env_index] = defaultdict(float)
             self.lengths[env_index] = 0
 
+    def _add_counters(self, term: str, values: dict[str, Any]) -> None:
+        # Latest value, not a sum: sub-envs of one process may share one counter source
+        # (llm_feedback's annotator), so each reports the same totals.
+        for stat, number in values.items():
+            if isinstance(number, (int, float)) and math.isfinite(number):
+                self.counters[f"{term}/{stat}"] = float(number)
+
     def summary(self) -> dict[str, float]:
-        """Means over the last ``window`` episodes."""
+        """Means over the last ``window`` episodes, LLM usage and the latest shaper counters."""
         out: dict[str, float] = {}
         if self.episodes:
             keys = {key for record in self.episodes for key in record}
@@ -76,6 +94,7 @@ class EpisodeStats:
         if self.llm["calls"]:
             out[names.LLM_TOKENS] = self.llm["tokens"]
             out[names.LLM_CALLS] = self.llm["calls"]
+        out.update(self.counters)
         return out
 
 
@@ -107,7 +126,8 @@ class MetricsCallback(BaseCallback):
 
     Scalars: ``reward/extrinsic``, ``reward/<term>`` (per-episode sums),
     ``episode/success_rate``, ``episode/length``, ``shaping/<term>_ms_per_step``,
-    ``llm/tokens``, ``llm/calls`` and ``time/fps``.
+    ``llm/tokens``, ``llm/calls``, ``time/fps`` and the latest shaper counters
+    ``<term>/<stat>`` (e.g. ``llm_feedback/labels``, ``llm_feedback/queue``).
 
     Args:
         curve_path: CSV file that receives one row per log point (appended on resume).

@@ -86,6 +86,7 @@ def design_reward(
     algo: str = "ppo",
     temperature: float = 0.8,
     critic_transitions: int = 256,
+    hyperparams: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> DesignResult:
     """Design a reward function for ``env_id`` with an LLM, Eureka-style.
@@ -105,6 +106,9 @@ def design_reward(
         algo: SB3 algorithm of the training runs.
         temperature: sampling temperature of the proposals.
         critic_transitions: transitions the critic runs each candidate on.
+        hyperparams: overrides of the training runs' SB3 hyperparameters (e.g. the ones
+            that let PPO learn the env at all; without them every candidate may score 0
+            and the choice among them is arbitrary).
         progress: show a progress bar.
 
     Returns:
@@ -161,6 +165,7 @@ def design_reward(
                     seed=seed,
                     logdir=str(root / f"round{round_index}_cand{index}"),
                     log_every=max(budget // 8, 1),
+                    hyperparams=dict(hyperparams or {}),
                 )
                 summary = train(config, progress=False)
                 key = _fitness(summary)

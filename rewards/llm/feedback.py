@@ -16,7 +16,12 @@ import gymnasium as gym
 import numpy as np
 
 from densegym.rewards.core import LearnedShaper, RunningMeanStd, Transition
-from densegym.rewards.llm.labels import Annotator, LabelCache, default_cache_path
+from densegym.rewards.llm.labels import (
+    Annotator,
+    LabelCache,
+    claim_usage,
+    default_cache_path,
+)
 from densegym.rewards.llm.reward_models import make_model
 from densegym.rewards.llm.text import step_text
 
@@ -124,7 +129,6 @@ class LLMFeedbackBonus(LearnedShaper):
         self._pending: list[Any] = []
         self._recent: list[str] = []
         self._rng = random.Random(seed)
-        self._usage_seen = {"tokens": 0.0, "calls": 0.0}
         self.labels_seen = 0
         self.score_stats = RunningMeanStd()
         self.last_update: dict[str, float] = {}
@@ -159,14 +163,7 @@ class LLMFeedbackBonus(LearnedShaper):
         llm = self.annotator.llm if self.annotator is not None else None
         if llm is None:
             return {"tokens": 0.0, "calls": 0.0}
-        usage = llm.usage
-        now = {
-            "tokens": float(usage["prompt_tokens"] + usage["completion_tokens"]),
-            "calls": float(usage["calls"]),
-        }
-        delta = {k: now[k] - self._usage_seen[k] for k in now}
-        self._usage_seen = now
-        return delta
+        return claim_usage(llm)  # the annotator is shared: count its calls once
 
     def reward_term(self, transition: Transition) -> float:
         """Queue the caption for a label (never waits) and return the model's score of it."""

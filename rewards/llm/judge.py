@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 
 from densegym.rewards.core import ShapedReward, Transition
-from densegym.rewards.llm.labels import LabelCache, ask_choice, default_cache_path
+from densegym.rewards.llm.labels import LabelCache, ask_choice, claim_usage, default_cache_path
 from densegym.rewards.llm.text import step_text
 
 logger = logging.getLogger(__name__)
@@ -100,7 +100,6 @@ class LLMJudgeBonus(ShapedReward):
         self.open: set[int] = set()
         self.achieved: list[str] = []
         self.errors = 0
-        self._usage_seen = {"tokens": 0.0, "calls": 0.0}
 
     def _backend(self) -> Any:
         if self.llm is None:
@@ -184,13 +183,7 @@ class LLMJudgeBonus(ShapedReward):
         info[f"{self.term_name}_subgoals"] = list(self.decompose())
         info[f"{self.term_name}_achieved"] = list(self.achieved)
         if self.llm is not None:
-            usage = self.llm.usage
-            now = {
-                "tokens": float(usage["prompt_tokens"] + usage["completion_tokens"]),
-                "calls": float(usage["calls"]),
-            }
-            delta = {k: now[k] - self._usage_seen[k] for k in now}
-            self._usage_seen = now
+            delta = claim_usage(self.llm)  # the backend is shared: count its calls once
             if delta["calls"]:
                 record = info.setdefault("llm_usage", {"tokens": 0.0, "calls": 0.0})
                 record["tokens"] = record.get("tokens", 0.0) + delta["tokens"]

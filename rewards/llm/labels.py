@@ -21,6 +21,7 @@ import queue
 import sqlite3
 import threading
 import time
+import weakref
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,34 @@ class LabelCache:
         """Close the database."""
         with self._lock:
             self._db.close()
+
+
+_CLAIMED: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
+_CLAIMED_LOCK = threading.Lock()
+
+
+def claim_usage(llm: Any) -> dict[str, float]:
+    """Tokens and calls ``llm`` spent since anyone last claimed them, each counted once.
+
+    Shapers of several sub-envs share one backend; each reports the usage it claims in
+    ``info["llm_usage"]``, so the sum over sub-envs is what the backend really spent.
+
+    Example:
+        >>> import densegym.llm
+        >>> llm = densegym.llm.load("tiny-random")
+        >>> _ = llm.generate("Hi", max_tokens=2)
+        >>> claim_usage(llm)["calls"], claim_usage(llm)["calls"]
+        (1.0, 0.0)
+    """
+    usage = llm.usage
+    now = {
+        "tokens": float(usage["prompt_tokens"] + usage["completion_tokens"]),
+        "calls": float(usage["calls"]),
+    }
+    with _CLAIMED_LOCK:
+        seen = _CLAIMED.get(llm, {"tokens": 0.0, "calls": 0.0})
+        _CLAIMED[llm] = now
+    return {key: now[key] - seen[key] for key in now}
 
 
 def default_cache_path() -> Path:

@@ -149,3 +149,20 @@ def test_docstring_examples_run(name):
 
     result = doctest.testmod(importlib.import_module(name), optionflags=doctest.ELLIPSIS)
     assert result.failed == 0
+
+
+def test_accuracy_benchmark_runs_on_the_tiny_model(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).parents[2] / "benchmarks" / "smollm2_accuracy.py"
+    spec = importlib.util.spec_from_file_location("smollm2_accuracy", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    out = tmp_path / "acc.json"
+    argv = ["--backend", "tiny-random", "--n", "1", "--levels", "1,2", "--max-tokens", "3"]
+    assert module.main([*argv, "--env", ARITHMETIC, "--out", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["env_id"] == ARITHMETIC and set(result["levels"]) == {"1", "2"}
+    assert all(level["n"] == 1 for level in result["levels"].values())
+    assert result["llm_usage"]["calls"] > 0
