@@ -5,7 +5,9 @@ e3b / noveld / global_episodic on sparse MiniHack tasks, several seeds each. ``c
 runs per env; the learned modules run in their batched VecEnv form
 (``RunConfig.batched_shaping``: one forward pass for all sub-envs, trained at rollout
 end), which is the faster form. Runs are resumable: finished runs (a ``summary.json``
-covering the budget) are skipped, so the full budget can be spread over sessions.
+covering the budget) are skipped, and unfinished ones continue from their newest
+checkpoint, so the full budget can be spread over sessions. Stop it with Ctrl-C or by
+killing its process group: the training processes outlive a ``kill`` of the parent alone.
 
 Writes TensorBoard runs under ``--logdir``, ``curves.csv`` and ``table.csv`` there,
 one PNG per task (success rate vs env steps, mean and min–max band over seeds),
@@ -368,6 +370,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         [f"--steps {args.steps}", f"--seeds {args.seeds}", f"--tasks {','.join(tasks)}"]
         + ([f"--shapings {','.join(shapings)}"] if shapings != list(SHAPINGS) else [])
         + (["--per-env"] if args.per_env else [])
+        + ([f"--speed-steps {args.speed_steps}"] if args.speed_steps else [])
     )
     results = {
         "command": command,
