@@ -6,8 +6,8 @@ runs per env; the learned modules run in their batched VecEnv form
 (``RunConfig.batched_shaping``: one forward pass for all sub-envs, trained at rollout
 end), which is the faster form. Runs are resumable: finished runs (a ``summary.json``
 covering the budget) are skipped, and unfinished ones continue from their newest
-checkpoint, so the full budget can be spread over sessions. Stop it with Ctrl-C or by
-killing its process group: the training processes outlive a ``kill`` of the parent alone.
+checkpoint, so the full budget can be spread over sessions. Stop it with Ctrl-C or a
+``kill`` of the script: on Linux its training processes end with it.
 
 Writes TensorBoard runs under ``--logdir``, ``curves.csv`` and ``table.csv`` there,
 one PNG per task (success rate vs env steps, mean and min–max band over seeds),
@@ -38,8 +38,7 @@ from typing import Any
 import pandas as pd
 
 from densegym import logging as names
-from densegym.agents.sb3.checkpoints import latest_checkpoint
-from densegym.agents.sb3.compare import _finished
+from densegym.agents.sb3.compare import _die_with_parent, _finished, train_or_resume
 from densegym.agents.sb3.plotting import plot_success
 from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
 
@@ -86,16 +85,6 @@ def plan(
     ]
 
 
-def _train(config: RunConfig) -> dict[str, Any]:
-    """Train one run, continuing from its last checkpoint when an earlier session stopped."""
-    if latest_checkpoint(config.run_dir) is not None:
-        return train(config, resume=True, progress=False)
-    stale = config.run_dir / CURVE_FILE
-    if stale.exists():  # a run cut short before its first checkpoint starts over
-        stale.unlink()
-    return train(config, progress=False)
-
-
 def run_all(configs: list[RunConfig], workers: int, log: Any = print) -> None:
     """Train every unfinished run, ``workers`` processes at a time."""
     todo = [config for config in configs if _finished(config) is None]
@@ -104,12 +93,14 @@ def run_all(configs: list[RunConfig], workers: int, log: Any = print) -> None:
         return
     if workers <= 1:
         for config in todo:
-            summary = _train(config)
+            summary = train_or_resume(config)
             log(_done_line(summary))
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_train, config) for config in todo]
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_die_with_parent
+    ) as pool:
+        futures = [pool.submit(train_or_resume, config) for config in todo]
         for future in as_completed(futures):
             log(_done_line(future.result()))
 
@@ -289,6 +280,8 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             "(every 2,048 steps) where a seed's running success reaches it, averaged over "
             "the seeds that reached it. Budgets are per run and shown in the table.",
             "",
+            results.get("notes", "").strip(),
+            "",
             f"Command: `{results['command']}` · machine: {results['machine']} · "
             f"date: {results['date']}",
             "",
@@ -297,8 +290,6 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             f"PPO+e3b env-steps/s / plain PPO env-steps/s (target ≥ 0.7): paired measurement "
             f"{paired} From the benchmark runs themselves (same task and seed, but trained "
             f"at different times next to different runs, so load differs): {ratios or 'n/a'}.",
-            "",
-            results.get("notes", "").strip(),
             "",
             _peer_text(),
         ]

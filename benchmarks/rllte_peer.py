@@ -198,6 +198,13 @@ def markdown(result: dict[str, Any]) -> str:
         "than 9×9), with `latent_dim` = our `feature_dim` (64) and `obs_norm_type='none'`; "
         "other settings are each library's defaults."
     )
+    head += (
+        " Install: `pip install --no-deps rllte-core` into its own venv, then only what "
+        "`rllte.xplore.reward` imports — torch (the local CPU wheel), numpy, gymnasium, "
+        "termcolor and pynvml (any version; it pins 11.5.0). Its other pins (matplotlib "
+        "3.6.0, seaborn 0.12.2, huggingface-hub 0.14.1, torchvision) are not needed for the "
+        "reward modules and were not installed."
+    )
     if "error" in result:
         return f"{head}\n\nrllte-core could not run here: `{result['error']}`."
     lines = [

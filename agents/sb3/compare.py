@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
@@ -13,12 +14,34 @@ from typing import Any
 import pandas as pd
 
 from densegym import logging as names
+from densegym.agents.sb3.checkpoints import latest_checkpoint
 from densegym.agents.sb3.plotting import plot_success
 from densegym.agents.sb3.training import CURVE_FILE, SUMMARY_FILE, RunConfig, train
 
 
-def _run(config: RunConfig) -> dict[str, Any]:
+def train_or_resume(config: RunConfig) -> dict[str, Any]:
+    """Train one run, continuing from its last checkpoint when an earlier attempt stopped.
+
+    A run cut short before its first checkpoint starts over (its partial curve is dropped).
+    """
+    if latest_checkpoint(config.run_dir) is not None:
+        return train(config, resume=True, progress=False)
+    stale = config.run_dir / CURVE_FILE
+    if stale.exists():
+        stale.unlink()
     return train(config, progress=False)
+
+
+def _die_with_parent() -> None:
+    """Worker initializer: on Linux, end this worker when the comparing process dies."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL("libc.so.6").prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        except OSError:  # pragma: no cover - no libc: workers then outlive a killed parent
+            pass
 
 
 def _finished(config: RunConfig) -> dict[str, Any] | None:
@@ -40,7 +63,9 @@ def compare(
     """Train one run per (shaping, seed), then write ``summary.csv``, ``curves.csv`` and a PNG.
 
     Finished runs (a ``summary.json`` covering the budget) are skipped unless ``rerun``,
-    so an interrupted comparison continues where it stopped.
+    and unfinished ones continue from their last checkpoint, so an interrupted or
+    extended comparison (a larger ``steps``) picks up where it stopped. On Linux the
+    worker processes end with the comparing process.
 
     Args:
         base: the shared run config (env, algo, steps, n_envs, logdir, ...).
@@ -77,12 +102,14 @@ def compare(
         )
         if workers <= 1:
             for config in todo:
-                summaries.append(_run(config))
+                summaries.append(train_or_resume(config))
                 progress.advance(task)
         else:
             context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = [pool.submit(_run, config) for config in todo]
+            with ProcessPoolExecutor(
+                max_workers=workers, mp_context=context, initializer=_die_with_parent
+            ) as pool:
+                futures = [pool.submit(train_or_resume, config) for config in todo]
                 for future in as_completed(futures):
                     summaries.append(future.result())
                     progress.advance(task)
