@@ -42,10 +42,18 @@ import densegym.llm
 from densegym.agents.sb3.plotting import plot_success
 from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
 from densegym.rewards.llm import design_reward, sample_transitions
+from densegym.rewards.llm.features import compose_code, feature_menu
 from densegym.rewards.llm.labels import LABEL_PROMPT, ask_choice
 from densegym.rewards.llm.text import step_text
 
 SHAPINGS = ("none", "potential", "llm_code", "llm_feedback", "llm_judge")
+
+#: ``--shapings menu_reference``: the menu answer a capable model could give (hand-picked
+#: weights), compiled and sandboxed exactly like a designed candidate. It shows what the
+#: menu allows, separately from whether the model finds it.
+REFERENCE_WEIGHTS: dict[str, dict[str, float]] = {
+    "MountainCarSparse": {"energy_gain": 1.0},
+}
 
 #: PPO overrides per env. On MountainCarSparse, densegym's defaults (ent_coef 0, lr 3e-4)
 #: collapse to a deterministic policy before the tiny velocity input matters: no shaping,
@@ -104,6 +112,8 @@ def spec_for(name: str, args: argparse.Namespace, code_path: str | None) -> Any:
         return None
     if name == "llm_code":
         return {"id": "llm_code", "path": code_path}
+    if name == "menu_reference":
+        return {"id": "llm_code", "path": code_path, "name": "menu_reference"}
     if name in ("llm_feedback", "llm_judge"):
         extra = {"model": "cls"} if name == "llm_feedback" else {}
         return {"id": name, "backend": args.backend, "cache": args.label_cache, **extra}
@@ -152,20 +162,38 @@ def run_design(env_id: str, args: argparse.Namespace) -> tuple[str, dict[str, An
     return record["path"], record
 
 
+def write_reference(env_id: str, logdir: Path) -> str:
+    """Compile :data:`REFERENCE_WEIGHTS` of the env into a reward file; return its path."""
+    env = gym.make(env_id)
+    task = dict(env.unwrapped.task)
+    env.close()
+    weights = REFERENCE_WEIGHTS.get(str(task.get("id")))
+    if weights is None:
+        raise ValueError(f"no reference menu weights for {env_id}")
+    code = compose_code(weights, feature_menu(task), "hand-picked menu weights (reference)")
+    path = logdir / f"reference_{env_id.split('/')[-1]}.py"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(code)
+    return str(path.resolve())
+
+
 def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Train every (env, shaping, seed) one after another; return rows and design records."""
     rows = []
     designs: dict[str, Any] = {}
     for env_id in args.envs.split(","):
-        code_path = None
+        code_path = reference_path = None
         if "llm_code" in args.shapings:
             code_path, designs[env_id] = run_design(env_id, args)
+        if "menu_reference" in args.shapings:
+            reference_path = write_reference(env_id, Path(args.logdir))
         for name in args.shapings.split(","):
+            path = reference_path if name == "menu_reference" else code_path
             for seed in range(args.seeds):
                 before = dict(densegym.llm.total_usage())
                 config = RunConfig(
                     env_id,
-                    shaping=spec_for(name, args, code_path),
+                    shaping=spec_for(name, args, path),
                     steps=args.steps,
                     n_envs=args.n_envs,
                     seed=seed,

@@ -149,7 +149,7 @@ def _load_agent(args: argparse.Namespace):
             raise SystemExit(f"LLM agents are not available in this install: {error}") from None
         if not args.env:
             raise SystemExit("--agent llm:<backend> needs --env")
-        return LLMPolicy(backend=args.agent.removeprefix("llm:")), args.env, None
+        return LLMPolicy(backend=args.agent.removeprefix("llm:")), args.env, None, {}
     if args.agent.startswith("search:"):  # search:<name> or search:{"name": ..., kwargs}
         from densegym.agents.llm.search import make_search_agent
 
@@ -157,11 +157,12 @@ def _load_agent(args: argparse.Namespace):
             raise SystemExit("--agent search:<name> needs --env")
         text = args.agent.removeprefix("search:")
         options = json.loads(text) if text.startswith("{") else {"name": text}
-        return make_search_agent(options.pop("name"), seed=args.seed, **options), args.env, None
+        agent = make_search_agent(options.pop("name"), seed=args.seed, **options)
+        return agent, args.env, None, {}
     if args.agent == "random":
         if not args.env:
             raise SystemExit("--agent random needs --env")
-        return "random", args.env, None
+        return "random", args.env, None, {}
     if not args.run:
         raise SystemExit("eval needs --run RUN_DIR (a densegym train output) or --agent random")
     run_dir = Path(args.run)
@@ -175,7 +176,10 @@ def _load_agent(args: argparse.Namespace):
             raise SystemExit(f"no model in {run_dir}")
         model_path = checkpoint / MODEL_FILE
     model = ALGORITHMS[config.algo].load(model_path, device="cpu")
-    return model, args.env or config.env_id, config.shaping
+    # The run's env kwargs (e.g. a text view) define its observation space; keep them
+    # unless the user evaluates on another env.
+    env_kwargs = config.env_kwargs if not args.env or args.env == config.env_id else {}
+    return model, args.env or config.env_id, config.shaping, env_kwargs
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
@@ -185,9 +189,13 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from densegym.agents import RandomAgent, evaluate
 
     torch.set_num_threads(1)
-    agent, env_id, run_shaping = _load_agent(args)
+    agent, env_id, run_shaping, env_kwargs = _load_agent(args)
+    if args.env_kwargs:
+        env_kwargs = json.loads(args.env_kwargs)
     shaping = _parse_shaping(args.shaping) if args.shaping is not None else run_shaping
-    env = gym.make(env_id, shaping=shaping) if shaping else gym.make(env_id)
+    if shaping:
+        env_kwargs = {**env_kwargs, "shaping": shaping}
+    env = gym.make(env_id, **env_kwargs)
     if agent == "random":
         agent = RandomAgent(env.action_space, seed=args.seed)
     if hasattr(agent, "bind"):  # search agents plan on the env they are evaluated on
@@ -320,6 +328,9 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--env", help="env id (default: the run's)")
     evaluate.add_argument("--agent", default="sb3", help="sb3 (default), random, or llm:<backend>")
     evaluate.add_argument("--shaping", help="shaping for the eval env (default: the run's)")
+    evaluate.add_argument(
+        "--env-kwargs", metavar="JSON", help="gym.make kwargs for the eval env (default: the run's)"
+    )
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--seed", type=int, default=10_000)
     evaluate.add_argument("--stochastic", action="store_true", help="sample actions")

@@ -267,3 +267,19 @@ def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
                 assert torch.equal(tensor, restored[key][name]), (key, name)
     fresh.close()
     assert resume_run(config.run_dir, steps=1536, progress=False)["timesteps"] == 1536
+
+
+def test_eval_of_a_run_rebuilds_its_env_kwargs(tmp_path, capsys):
+    view = {"id": "candidates", "k": 4, "proposer": "oracle-0.7"}
+    config = RunConfig(
+        "densegym/Arithmetic-v0",
+        steps=256,
+        n_envs=2,
+        logdir=str(tmp_path),
+        env_kwargs={"view": view},
+    )
+    train(config, progress=False)
+    capsys.readouterr()
+    assert cli_main(["eval", "--run", str(config.run_dir), "--episodes", "3"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["env_id"] == "densegym/Arithmetic-v0" and result["episodes"] == 3
