@@ -1,4 +1,4 @@
-"""Write ``05_llm_written_rewards.ipynb``: ``python notebooks/05_llm_written_rewards_make.py``.
+"""Write ``05_llm_written_rewards.ipynb``: ``python notebooks/make_05_llm_written_rewards.py``.
 
 The notebook is generated so that its cells stay reviewable as plain Python; the test
 suite executes the ``.ipynb`` with ``DENSEGYM_NOTEBOOK_STEPS=1024`` and
