@@ -199,3 +199,9 @@ def test_minihack_reaches_goal_in_room_5x5():
     assert terminated and not truncated and info["is_success"]
     assert total == 1.0
     env.close()
+
+
+def test_every_registered_world_has_its_check_env_suite():
+    # check_env runs on every control id here and on every reasoning id in
+    # test_reasoning_envs.py; a new world must add its own suite before registering ids.
+    assert {entry.world for entry in ENTRIES} == {"control", "reasoning"}
