@@ -139,7 +139,7 @@ def _convert(gguf: Path, dest: Path) -> None:
     transformers, torch, _, _ = require(
         "transformers", "torch", "gguf", "accelerate", purpose="converting the SmolLM2 GGUF"
     )
-    from densegym.llm.transformers_backend import quiet_transformers
+    from densegym.llm.torch_runtime import quiet_transformers
 
     with quiet_transformers():
         kwargs = {"gguf_file": gguf.name, "local_files_only": True}

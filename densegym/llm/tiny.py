@@ -13,12 +13,8 @@ from typing import Any
 import torch
 
 from densegym.llm.errors import require
-from densegym.llm.transformers_backend import (
-    CHATML_TEMPLATE,
-    TransformersBackend,
-    resolve_device,
-    resolve_dtype,
-)
+from densegym.llm.torch_runtime import resolve_device, resolve_dtype
+from densegym.llm.transformers_backend import CHATML_TEMPLATE, TransformersBackend
 
 # The special tokens of SmolLM2 (ChatML), with the same ids: 0, 1, 2.
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
