@@ -23,13 +23,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import platform
 import re
 import statistics
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -38,7 +36,7 @@ from typing import Any
 import pandas as pd
 
 from densegym import logging as names
-from densegym.agents.sb3.compare import _die_with_parent, _finished, train_or_resume
+from densegym.agents.sb3.compare import finished_summary, run_all
 from densegym.agents.sb3.plotting import plot_success
 from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
 
@@ -85,24 +83,11 @@ def plan(
     ]
 
 
-def run_all(configs: list[RunConfig], workers: int, log: Any = print) -> None:
+def train_unfinished(configs: list[RunConfig], workers: int, log: Any = print) -> None:
     """Train every unfinished run, ``workers`` processes at a time."""
-    todo = [config for config in configs if _finished(config) is None]
+    todo = [config for config in configs if finished_summary(config) is None]
     log(f"{len(configs) - len(todo)} runs finished already, {len(todo)} to train")
-    if not todo:
-        return
-    if workers <= 1:
-        for config in todo:
-            summary = train_or_resume(config)
-            log(_done_line(summary))
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers, mp_context=context, initializer=_die_with_parent
-    ) as pool:
-        futures = [pool.submit(train_or_resume, config) for config in todo]
-        for future in as_completed(futures):
-            log(_done_line(future.result()))
+    run_all(todo, workers, lambda summary: log(_done_line(summary)))
 
 
 def _done_line(summary: dict[str, Any]) -> str:
@@ -129,7 +114,7 @@ def collect(plan_rows: list[tuple[str, str, RunConfig]]) -> tuple[pd.DataFrame, 
     """Finished runs' summaries and learning curves as two tables."""
     summaries, curves = [], []
     for task, shaping, config in plan_rows:
-        summary = _finished(config)
+        summary = finished_summary(config)
         if summary is None:
             continue
         curve = pd.read_csv(config.run_dir / CURVE_FILE)
@@ -342,7 +327,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     rows = plan(tasks, shapings, list(range(args.seeds)), base, args.per_env)
     start = time.perf_counter()
     if not args.report_only:
-        run_all([config for _, _, config in rows], args.workers)
+        train_unfinished([config for _, _, config in rows], args.workers)
     runs, curves = collect(rows)
     logdir = Path(args.logdir)
     logdir.mkdir(parents=True, exist_ok=True)

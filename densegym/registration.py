@@ -130,15 +130,12 @@ def make_env(base: str, shaping: Any = None, view: Any = None, **kwargs: Any) ->
     from densegym.rewards import apply_shaping
 
     env_cls = _load(base)
-    try:
-        env = env_cls(**kwargs)
-    except ValueError as error:
-        modes = getattr(env_cls, "metadata", {}).get("render_modes", [])
-        if kwargs.get("render_mode") in (None, *modes):
-            raise
+    render_mode = kwargs.get("render_mode")
+    if render_mode not in (None, *getattr(env_cls, "metadata", {}).get("render_modes", [])):
         # An unsupported render_mode is an argument the env does not take: SB3's
         # make_vec_env asks for "rgb_array" and retries without it on a TypeError.
-        raise TypeError(f"{base} has no render_mode {kwargs['render_mode']!r}: {error}") from error
+        raise TypeError(f"{base} has no render_mode {render_mode!r}")
+    env = env_cls(**kwargs)
     if view is not None:
         from densegym.envs.adapters.views import apply_view
 

@@ -6,6 +6,7 @@ import json
 import multiprocessing
 import os
 import sys
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import replace
 from pathlib import Path
@@ -44,12 +45,33 @@ def _die_with_parent() -> None:
             pass
 
 
-def _finished(config: RunConfig) -> dict[str, Any] | None:
+def finished_summary(config: RunConfig) -> dict[str, Any] | None:
+    """The run's ``summary.json`` if it covers the configured budget, else ``None``."""
     summary_path = config.run_dir / SUMMARY_FILE
     if not summary_path.exists():
         return None
     summary = json.loads(summary_path.read_text())
     return summary if summary.get("timesteps", 0) >= config.steps else None
+
+
+def run_all(
+    configs: list[RunConfig], workers: int, on_done: Callable[[dict[str, Any]], None]
+) -> None:
+    """Train or resume every run, ``workers`` spawned processes at a time.
+
+    ``on_done`` receives each run's summary as it finishes (in completion order).
+    """
+    if workers <= 1:
+        for config in configs:
+            on_done(train_or_resume(config))
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_die_with_parent
+    ) as pool:
+        futures = [pool.submit(train_or_resume, config) for config in configs]
+        for future in as_completed(futures):
+            on_done(future.result())
 
 
 def compare(
@@ -87,7 +109,7 @@ def compare(
     summaries: list[dict[str, Any]] = []
     todo = []
     for config in configs:
-        done = None if rerun else _finished(config)
+        done = None if rerun else finished_summary(config)
         (summaries.append(done) if done else todo.append(config))
     workers = workers or min(len(todo), os.cpu_count() or 1) or 1
     with Progress(
@@ -100,19 +122,12 @@ def compare(
         task = progress.add_task(
             f"{names.env_slug(base.env_id)}: runs", total=len(configs), completed=len(summaries)
         )
-        if workers <= 1:
-            for config in todo:
-                summaries.append(train_or_resume(config))
-                progress.advance(task)
-        else:
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(
-                max_workers=workers, mp_context=context, initializer=_die_with_parent
-            ) as pool:
-                futures = [pool.submit(train_or_resume, config) for config in todo]
-                for future in as_completed(futures):
-                    summaries.append(future.result())
-                    progress.advance(task)
+
+        def done(summary: dict[str, Any]) -> None:
+            summaries.append(summary)
+            progress.advance(task)
+
+        run_all(todo, workers, done)
     out_dir = Path(base.logdir) / names.env_slug(base.env_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = pd.DataFrame(summaries).sort_values(["shaping", "seed"])
