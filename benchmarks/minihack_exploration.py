@@ -110,17 +110,48 @@ def steps_to(curve: pd.DataFrame, threshold: float) -> float | None:
     return float(reached.iloc[0]) if len(reached) else None
 
 
-def collect(plan_rows: list[tuple[str, str, RunConfig]]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Finished runs' summaries and learning curves as two tables."""
+def partial_summary(config: RunConfig) -> dict[str, Any] | None:
+    """Where an unfinished run stands now, read from its learning curve (None: no curve).
+
+    ``timesteps`` is the newest logged step and ``success_rate`` the running success
+    there; speed and wall time are unknown (NaN) until the run finishes.
+    """
+    path = config.run_dir / CURVE_FILE
+    if not path.exists():
+        return None
+    curve = pd.read_csv(path)
+    if curve.empty:
+        return None
+    last = curve.iloc[-1]
+    return {
+        "timesteps": int(last["timesteps"]),
+        "success_rate": float(last["success_rate"]),
+        "env_steps_per_s": float("nan"),
+        "wall_time_s": float("nan"),
+    }
+
+
+def collect(
+    plan_rows: list[tuple[str, str, RunConfig]], partial: bool = False
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Finished runs' summaries and learning curves as two tables.
+
+    With ``partial``, unfinished runs are included at the step they have reached
+    (their ``steps`` is that step, rounded down to the thousand, not the budget).
+    """
     summaries, curves = [], []
     for task, shaping, config in plan_rows:
         summary = finished_summary(config)
+        steps = config.steps
+        if summary is None and partial:
+            summary = partial_summary(config)
+            steps = summary["timesteps"] // 1000 * 1000 if summary else steps
         if summary is None:
             continue
         curve = pd.read_csv(config.run_dir / CURVE_FILE)
         # A resumed run re-logs the steps after its last checkpoint: keep the newest rows.
         curve = curve.drop_duplicates("timesteps", keep="last").sort_values("timesteps")
-        row = {"task": task, "shaping": shaping, "seed": config.seed, "steps": config.steps}
+        row = {"task": task, "shaping": shaping, "seed": config.seed, "steps": steps}
         row.update({k: summary[k] for k in ("success_rate", "env_steps_per_s", "wall_time_s")})
         for threshold in THRESHOLDS:
             row[f"steps_to_{int(threshold * 100)}"] = steps_to(curve, threshold)
@@ -169,8 +200,8 @@ def speed_ratios(runs: pd.DataFrame, shaping: str = "e3b") -> dict[str, float]:
     """``shaping`` env-steps/s over plain PPO's, per task, from seeds both finished."""
     ratios = {}
     for task, group in runs.groupby("task", sort=False):
-        plain = group[group["shaping"] == "none"].set_index("seed")["env_steps_per_s"]
-        shaped = group[group["shaping"] == shaping].set_index("seed")["env_steps_per_s"]
+        plain = group[group["shaping"] == "none"].set_index("seed")["env_steps_per_s"].dropna()
+        shaped = group[group["shaping"] == shaping].set_index("seed")["env_steps_per_s"].dropna()
         both = plain.index.intersection(shaped.index)
         if len(both):
             ratios[task] = float(statistics.median(shaped[both] / plain[both]))
@@ -217,10 +248,11 @@ def markdown_table(summary: pd.DataFrame) -> str:
         success = f"{row.final_success:.2f} ({row.success_min:.2f}–{row.success_max:.2f})"
         if row.final_success >= 0.8:
             success = f"**{success}**"
+        speed = "running" if pd.isna(row.env_steps_per_s) else f"{row.env_steps_per_s:.0f}"
+        wall = "running" if pd.isna(row.wall_time_s) else f"{row.wall_time_s / 60:.1f} min"
         lines.append(
             f"| {row.task} | {row.shaping} | {row.steps:,} | {row.seeds} | {success} | "
-            f"{row.steps_to_50} | {row.steps_to_90} | {row.env_steps_per_s:.0f} | "
-            f"{row.wall_time_s / 60:.1f} min |"
+            f"{row.steps_to_50} | {row.steps_to_90} | {speed} | {wall} |"
         )
     return "\n".join(lines)
 
@@ -305,6 +337,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed-rounds", type=int, default=3)
     parser.add_argument("--speed-task", default="", help="task of the speed runs (first task)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the outputs")
+    parser.add_argument(
+        "--include-partial",
+        action="store_true",
+        help="report unfinished runs at the step they reached (marked by their steps)",
+    )
     return parser.parse_args(argv)
 
 
@@ -328,7 +365,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     start = time.perf_counter()
     if not args.report_only:
         train_unfinished([config for _, _, config in rows], args.workers)
-    runs, curves = collect(rows)
+    runs, curves = collect(rows, partial=args.include_partial)
     logdir = Path(args.logdir)
     logdir.mkdir(parents=True, exist_ok=True)
     speed_file = logdir / "speed.json"

@@ -105,6 +105,24 @@ def summarise(records: list[dict]) -> dict:
     }
 
 
+def previous_records(path: Path, backend: str, env_id: str) -> dict[int, list[dict]]:
+    """Episodes of an earlier run in ``path`` with the same backend and env, per level.
+
+    Example:
+        >>> previous_records(Path("/nonexistent.json"), "smollm2", ENV_ID)
+        {}
+    """
+    if not path.exists():
+        return {}
+    old = json.loads(path.read_text())
+    if old.get("backend") != backend or old.get("env_id") != env_id:
+        raise SystemExit(
+            f"--resume: {path} holds a run of {old.get('backend')} on {old.get('env_id')}, "
+            f"not {backend} on {env_id}; pass another --out"
+        )
+    return {int(level): list(done) for level, done in old.get("records", {}).items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200, help="problems per difficulty level")
@@ -118,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="seed of the first problem")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
     parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the episodes already in --out (same backend and env) and play the rest",
+    )
     args = parser.parse_args(argv)
 
     import torch
@@ -129,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
     policy.llm  # noqa: B018 (load the model before timing episodes)
     load_s = time.perf_counter() - start
     records: dict[int, list[dict]] = {level: [] for level in levels}
+    if args.resume:
+        for level, done in previous_records(Path(args.out), args.backend, args.env).items():
+            if level in records:
+                records[level] = done
     stopped_early = False
     start = time.perf_counter()
 
@@ -149,6 +176,7 @@ def main(argv: list[str] | None = None) -> int:
             "n_requested": args.n,
             "seeds": f"problem i of a level resets with seed {args.seed} + i",
             "levels": per_level,
+            "records": {str(level): records[level] for level in levels},
             "levels_in_target_15_50": in_target,
             "stopped_early_by_budget": stopped_early,
             "model_load_s": round(load_s, 2),
@@ -172,7 +200,14 @@ def main(argv: list[str] | None = None) -> int:
             if args.budget_s is not None and time.perf_counter() - start > args.budget_s:
                 stopped_early = True
                 break
-            seeds = list(range(args.seed + offset, args.seed + min(offset + args.batch, args.n)))
+            done = {record["seed"] for record in records[level]}
+            seeds = [
+                seed
+                for seed in range(args.seed + offset, args.seed + min(offset + args.batch, args.n))
+                if seed not in done
+            ]
+            if not seeds:
+                continue
             records[level] += run_batch(policy, level, seeds, args.env)
             acc = summarise(records[level])
             print(

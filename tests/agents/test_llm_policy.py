@@ -166,3 +166,13 @@ def test_accuracy_benchmark_runs_on_the_tiny_model(tmp_path):
     assert result["env_id"] == ARITHMETIC and set(result["levels"]) == {"1", "2"}
     assert all(level["n"] == 1 for level in result["levels"].values())
     assert result["llm_usage"]["calls"] > 0
+    # --resume keeps the episodes played and plays only the missing seeds.
+    first = result["records"]["1"][0]
+    argv2 = [*argv[:3], "2", *argv[4:]]
+    assert module.main([*argv2, "--env", ARITHMETIC, "--out", str(out), "--resume"]) == 0
+    resumed = json.loads(out.read_text())
+    assert [r["seed"] for r in resumed["records"]["1"]] == [0, 1]
+    assert resumed["records"]["1"][0] == first
+    assert resumed["levels"]["2"]["n"] == 2
+    with pytest.raises(SystemExit, match="--resume"):
+        module.main([*argv2, "--env", "densegym/WordProblems-v0", "--out", str(out), "--resume"])
