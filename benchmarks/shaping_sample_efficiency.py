@@ -87,6 +87,8 @@ def train_models(args: argparse.Namespace, model_dir: Path) -> dict[str, Any]:
         info["prm_final_loss"] = result.losses[-1]
     info["prm_path"] = str(prm_path)
     info["prm_train_s"] = time.perf_counter() - start
+    if "implicit_prm" not in args.shapings:
+        return info
     policy_slug = args.implicit_policy.replace("/", "_").replace(":", "_")
     implicit_path = model_dir / f"implicit_prm-{policy_slug}-d{args.difficulty}.pt"
     start = time.perf_counter()
@@ -110,12 +112,14 @@ def train_models(args: argparse.Namespace, model_dir: Path) -> dict[str, Any]:
 
 def shaping_specs(args: argparse.Namespace, models: dict[str, Any]) -> dict[str, Any]:
     """Shaping spec of each compared shaping, by short name."""
-    return {
+    specs: dict[str, Any] = {
         "outcome": "outcome",
         "pav": {"id": "pav", "prover": args.proposer, "estimator": "closed_form"},
         "prm": {"id": "prm", "path": models["prm_path"]},
-        "implicit_prm": {"id": "implicit_prm", "checkpoint": models["implicit_prm_path"]},
     }
+    if "implicit_prm_path" in models:
+        specs["implicit_prm"] = {"id": "implicit_prm", "checkpoint": models["implicit_prm_path"]}
+    return specs
 
 
 def mean_curve(curves: pd.DataFrame) -> pd.DataFrame:
@@ -240,7 +244,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hyperparams=hyperparams,
         env_kwargs={"difficulty": args.difficulty, "view": view_spec(args.proposer)},
     )
-    paths = compare(base, [specs[s] for s in SHAPINGS], args.seeds, workers=1)
+    paths = compare(base, [specs[s] for s in args.shapings], args.seeds, workers=args.workers)
     curves = pd.read_csv(paths["curves_csv"])
     curves["shaping"] = curves["shaping"].map(lambda label: names.get(label, label))
     order = [s for s in SHAPINGS if s in set(curves["shaping"])]
@@ -263,7 +267,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "n_envs": args.n_envs,
         "seeds": list(args.seeds),
         "tiny": bool(args.tiny),
-        "shapings": {name: specs[name] for name in SHAPINGS},
+        "shapings": {name: specs[name] for name in args.shapings},
         "models": models,
         "target_success_rate": target,
         "rows": rows,
@@ -291,12 +295,23 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--implicit-policy", default="tiny-random", help="implicit PRM backend (e.g. smollm2)"
     )
+    parser.add_argument(
+        "--shapings",
+        default=",".join(SHAPINGS),
+        help="comma-separated subset of " + ", ".join(SHAPINGS) + " (outcome is always run)",
+    )
+    parser.add_argument("--workers", type=int, default=1, help="training processes at a time")
     parser.add_argument("--logdir", default="runs/shaping_sample_efficiency")
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument(
         "--tiny", action="store_true", help="smoke run: tiny-random, 1 seed, ~256 steps"
     )
     args = parser.parse_args(argv)
+    chosen = {name.strip() for name in args.shapings.split(",") if name.strip()}
+    unknown = chosen - set(SHAPINGS)
+    if unknown:
+        parser.error(f"unknown shapings {sorted(unknown)}; choose from {', '.join(SHAPINGS)}")
+    args.shapings = [name for name in SHAPINGS if name in chosen | {"outcome"}]
     if args.tiny:
         args.steps = min(args.steps, 256)
         args.seeds = args.seeds[:1]
