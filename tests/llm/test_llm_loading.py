@@ -44,9 +44,7 @@ def test_gguf_backend_without_llama_cpp(monkeypatch):
 def test_gguf_backend_with_llama_cpp(tmp_path):
     pytest.importorskip("llama_cpp")
     llm = densegym.llm.load("gguf:")
-    out = llm.chat(
-        [{"role": "user", "content": "What is 3 + 5?"}], max_tokens=16, temperature=0.0
-    )
+    out = llm.chat([{"role": "user", "content": "What is 3 + 5?"}], max_tokens=16, temperature=0.0)
     assert out[0].completion_tokens >= 1 and "8" in out[0].text
     assert llm.usage["calls"] == 1 and llm.usage["completion_tokens"] >= 1
     scored = llm.logprobs(["The capital of France is"], [" Paris"])
