@@ -137,7 +137,7 @@ def collect(
     """Finished runs' summaries and learning curves as two tables.
 
     With ``partial``, unfinished runs are included at the step they have reached
-    (their ``steps`` is that step, rounded down to the thousand, not the budget).
+    (their ``steps`` is that step, not the budget).
     """
     summaries, curves = [], []
     for task, shaping, config in plan_rows:
@@ -145,7 +145,7 @@ def collect(
         steps = config.steps
         if summary is None and partial:
             summary = partial_summary(config)
-            steps = summary["timesteps"] // 1000 * 1000 if summary else steps
+            steps = summary["timesteps"] if summary else steps
         if summary is None:
             continue
         curve = pd.read_csv(config.run_dir / CURVE_FILE)

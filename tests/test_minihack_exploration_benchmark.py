@@ -45,6 +45,15 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
     assert text.count("## MiniHack exploration (issue 3)") == 1
     assert "keep me" in text and "| Room-5x5 | e3b | 512 |" in text
     assert "paired measurement **" in text  # the speed figure is kept from the first call
+    capsys.readouterr()
+
+    # A bigger budget, reported before any run reaches it: --include-partial shows each
+    # run at the step it has reached, with its speed marked as running.
+    bigger = [*argv[:1], "1024", *argv[2:]]
+    partial = bench.main([*bigger, "--report-only", "--include-partial"])
+    assert {row["steps"] for row in partial["table"]} == {512}
+    assert "| running | running |" in readme.read_text()
+    assert bench.main([*bigger, "--report-only"])["table"] == []  # finished runs only
 
 
 def test_steps_to_threshold_and_reach_text():
