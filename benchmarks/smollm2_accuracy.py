@@ -105,6 +105,32 @@ def summarise(records: list[dict]) -> dict:
     }
 
 
+def markdown_table(result: dict) -> str:
+    """The README's table of one results file: one row per difficulty level.
+
+    Example:
+        >>> level = {"n": 2, "accuracy": 0.5, "ci95": [0.09, 0.91], "mean_steps": 2.0,
+        ...          "mean_solution_steps": 3.0, "mean_final_progress": 0.25}
+        >>> print(markdown_table({"levels": {"1": level}}).splitlines()[-1])
+        | 1 | 2 | 0.500 | 0.090–0.910 | 3.0 | 2.00 | 0.25 |
+    """
+    lines = [
+        "| difficulty | n | greedy accuracy | 95 % CI (Wilson) | solution steps (mean) | "
+        "steps written (mean) | final progress |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for level, row in result["levels"].items():
+        if not row.get("n"):
+            continue
+        low, high = row["ci95"]
+        lines.append(
+            f"| {level} | {row['n']} | {row['accuracy']:.3f} | {low:.3f}–{high:.3f} | "
+            f"{row['mean_solution_steps']:.1f} | {row['mean_steps']:.2f} | "
+            f"{row['mean_final_progress']:.2f} |"
+        )
+    return "\n".join(lines)
+
+
 def previous_records(path: Path, backend: str, env_id: str) -> dict[int, list[dict]]:
     """Episodes of an earlier run in ``path`` with the same backend and env, per level.
 
@@ -219,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
         if stopped_early:
             break
     write()
-    print(Path(args.out).read_text())
+    print(markdown_table(json.loads(Path(args.out).read_text())))
     return 0
 
 
