@@ -38,7 +38,7 @@ import pandas as pd
 from densegym import logging as names
 from densegym.agents.sb3.compare import finished_summary, run_all
 from densegym.agents.sb3.plotting import plot_success
-from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
+from densegym.agents.sb3.training import CURVE_FILE, SUMMARY_FILE, RunConfig, train
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "minihack_exploration.json"
@@ -114,7 +114,8 @@ def partial_summary(config: RunConfig) -> dict[str, Any] | None:
     """Where an unfinished run stands now, read from its learning curve (None: no curve).
 
     ``timesteps`` is the newest logged step and ``success_rate`` the running success
-    there; speed and wall time are unknown (NaN) until the run finishes.
+    there; speed and wall time are unknown (NaN) until the run finishes. A run that
+    finished at a smaller budget and was not continued gives its own summary.
     """
     path = config.run_dir / CURVE_FILE
     if not path.exists():
@@ -123,6 +124,11 @@ def partial_summary(config: RunConfig) -> dict[str, Any] | None:
     if curve.empty:
         return None
     last = curve.iloc[-1]
+    summary_path = config.run_dir / SUMMARY_FILE
+    if summary_path.exists():  # finished at a smaller budget and not continued since
+        summary = json.loads(summary_path.read_text())
+        if summary.get("timesteps", 0) >= int(last["timesteps"]):
+            return summary
     return {
         "timesteps": int(last["timesteps"]),
         "success_rate": float(last["success_rate"]),
@@ -248,8 +254,8 @@ def markdown_table(summary: pd.DataFrame) -> str:
         success = f"{row.final_success:.2f} ({row.success_min:.2f}–{row.success_max:.2f})"
         if row.final_success >= 0.8:
             success = f"**{success}**"
-        speed = "running" if pd.isna(row.env_steps_per_s) else f"{row.env_steps_per_s:.0f}"
-        wall = "running" if pd.isna(row.wall_time_s) else f"{row.wall_time_s / 60:.1f} min"
+        speed = "unfinished" if pd.isna(row.env_steps_per_s) else f"{row.env_steps_per_s:.0f}"
+        wall = "unfinished" if pd.isna(row.wall_time_s) else f"{row.wall_time_s / 60:.1f} min"
         lines.append(
             f"| {row.task} | {row.shaping} | {row.steps:,} | {row.seeds} | {success} | "
             f"{row.steps_to_50} | {row.steps_to_90} | {speed} | {wall} |"

@@ -48,11 +48,19 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
     capsys.readouterr()
 
     # A bigger budget, reported before any run reaches it: --include-partial shows each
-    # run at the step it has reached, with its speed marked as running.
+    # run at the step it has reached (here its own finished 512-step summary).
     bigger = [*argv[:1], "1024", *argv[2:]]
     partial = bench.main([*bigger, "--report-only", "--include-partial"])
     assert {row["steps"] for row in partial["table"]} == {512}
-    assert "| running | running |" in readme.read_text()
+    assert all(row["env_steps_per_s"] > 0 for row in partial["table"])
+    # A run part-way to the new budget (its curve beyond its summary) is marked unfinished.
+    run_dir = logdir / "MiniHack-Room-5x5-v0" / "none" / "ppo-seed0"
+    curve = pd.read_csv(run_dir / "curve.csv")
+    extra = curve.iloc[[-1]].assign(timesteps=curve["timesteps"].max() + 256)
+    pd.concat([curve, extra]).to_csv(run_dir / "curve.csv", index=False)
+    partial = bench.main([*bigger, "--report-only", "--include-partial"])
+    assert {row["steps"] for row in partial["table"]} == {512, 768}
+    assert "| unfinished | unfinished |" in readme.read_text()
     assert bench.main([*bigger, "--report-only"])["table"] == []  # finished runs only
 
 
