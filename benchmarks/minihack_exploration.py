@@ -110,17 +110,13 @@ def steps_to(curve: pd.DataFrame, threshold: float) -> float | None:
     return float(reached.iloc[0]) if len(reached) else None
 
 
-def partial_summary(config: RunConfig) -> dict[str, Any] | None:
-    """Where an unfinished run stands now, read from its learning curve (None: no curve).
+def partial_summary(config: RunConfig, curve: pd.DataFrame) -> dict[str, Any] | None:
+    """Where an unfinished run stands now, read from its learning curve (None: empty curve).
 
     ``timesteps`` is the newest logged step and ``success_rate`` the running success
     there; speed and wall time are unknown (NaN) until the run finishes. A run that
     finished at a smaller budget and was not continued gives its own summary.
     """
-    path = config.run_dir / CURVE_FILE
-    if not path.exists():
-        return None
-    curve = pd.read_csv(path)
     if curve.empty:
         return None
     last = curve.iloc[-1]
@@ -137,6 +133,16 @@ def partial_summary(config: RunConfig) -> dict[str, Any] | None:
     }
 
 
+def read_curve(config: RunConfig) -> pd.DataFrame:
+    """A run's learning curve, one row per logged step (empty if it has none yet)."""
+    path = config.run_dir / CURVE_FILE
+    if not path.exists():
+        return pd.DataFrame(columns=["timesteps", "success_rate"])
+    curve = pd.read_csv(path)
+    # A resumed run re-logs the steps after its last checkpoint: keep the newest rows.
+    return curve.drop_duplicates("timesteps", keep="last").sort_values("timesteps")
+
+
 def collect(
     plan_rows: list[tuple[str, str, RunConfig]], partial: bool = False
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -149,14 +155,14 @@ def collect(
     for task, shaping, config in plan_rows:
         summary = finished_summary(config)
         steps = config.steps
-        if summary is None and partial:
-            summary = partial_summary(config)
-            steps = summary["timesteps"] if summary else steps
-        if summary is None:
+        if summary is None and not partial:
             continue
-        curve = pd.read_csv(config.run_dir / CURVE_FILE)
-        # A resumed run re-logs the steps after its last checkpoint: keep the newest rows.
-        curve = curve.drop_duplicates("timesteps", keep="last").sort_values("timesteps")
+        curve = read_curve(config)
+        if summary is None:
+            summary = partial_summary(config, curve)
+            if summary is None:
+                continue
+            steps = summary["timesteps"]
         row = {"task": task, "shaping": shaping, "seed": config.seed, "steps": steps}
         row.update({k: summary[k] for k in ("success_rate", "env_steps_per_s", "wall_time_s")})
         for threshold in THRESHOLDS:

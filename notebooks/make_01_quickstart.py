@@ -2,11 +2,20 @@
 
 from pathlib import Path
 
-import nbformat as nbf
+from nbbuild import write
 
-nb = nbf.v4.new_notebook()
-md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
-nb.cells = [
+
+def md(source: str) -> tuple[str, str]:
+    """A markdown cell."""
+    return ("md", source)
+
+
+def code(source: str) -> tuple[str, str]:
+    """A code cell."""
+    return ("code", source)
+
+
+CELLS = [
     md("""# 01 — Quickstart: shaped rewards in densegym
 
 densegym wraps sparse-reward tasks as Gymnasium environments and lets you swap the
@@ -83,5 +92,6 @@ random_agent = evaluate(RandomAgent(probe.action_space, seed=0), probe, n_episod
 pd.DataFrame({"ppo+potential": trained.as_dict(), "random": random_agent.as_dict()}).T[
     ["success_rate", "mean_extrinsic_return", "mean_length", "env_steps"]]"""),
 ]
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nbf.write(nb, Path(__file__).with_name("01_quickstart.ipynb"))
+
+if __name__ == "__main__":
+    write(CELLS, Path(__file__).with_name("01_quickstart.ipynb"))

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbbuild import write
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -165,22 +164,5 @@ for task, part in bench.groupby("task"):
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    """The notebook as an nbformat node (cells in order, no outputs)."""
-    cells = [
-        new_markdown_cell(source) if kind == "md" else new_code_cell(source)
-        for kind, source in CELLS
-    ]
-    notebook = new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {
-        "display_name": "Python 3",
-        "language": "python",
-        "name": "python3",
-    }
-    return notebook
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("02_exploration_bonuses.ipynb")
-    nbformat.write(build(), out)
-    print("wrote", out)
+    write(CELLS, Path(__file__).with_name("02_exploration_bonuses.ipynb"))

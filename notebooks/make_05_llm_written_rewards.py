@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbbuild import write
 
 CELLS: list[tuple[str, str]] = [
     (
@@ -278,22 +277,5 @@ llama.cpp, Ollama), where the designer switches to free-form code.""",
 ]
 
 
-def build() -> nbformat.NotebookNode:
-    """The notebook as an nbformat node (cells in order, no outputs)."""
-    cells = [
-        new_markdown_cell(source) if kind == "md" else new_code_cell(source)
-        for kind, source in CELLS
-    ]
-    notebook = new_notebook(cells=cells)
-    notebook.metadata["kernelspec"] = {
-        "display_name": "Python 3",
-        "language": "python",
-        "name": "python3",
-    }
-    return notebook
-
-
 if __name__ == "__main__":
-    out = Path(__file__).with_name("05_llm_written_rewards.ipynb")
-    nbformat.write(build(), out)
-    print("wrote", out)
+    write(CELLS, Path(__file__).with_name("05_llm_written_rewards.ipynb"))
