@@ -61,6 +61,8 @@ ENTRIES: tuple[EnvEntry, ...] = (
     ),
     _minihack("Room-5x5", 100),
     _minihack("Room-15x15", 300),
+    _minihack("Room-Dark-15x15", 300),
+    _minihack("Corridor-R2", 1000),
     _minihack("Corridor-R3", 1000),
     _minihack("KeyRoom-S5", 200),
     _minihack("KeyRoom-S15", 400),

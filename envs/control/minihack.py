@@ -98,8 +98,8 @@ class MiniHackNavigation(gym.Env):
     around the agent, for LLM-based shapers).
 
     ## Registered Configurations
-    ``densegym/MiniHack-<Task>-v0`` for Room-5x5, Room-15x15, Corridor-R3, KeyRoom-S5,
-    KeyRoom-S15, MultiRoom-N2, MultiRoom-N4, MultiRoom-N6 and River.
+    ``densegym/MiniHack-<Task>-v0`` for Room-5x5, Room-15x15, Room-Dark-15x15, Corridor-R2,
+    Corridor-R3, KeyRoom-S5, KeyRoom-S15, MultiRoom-N2, MultiRoom-N4, MultiRoom-N6 and River.
 
     Example:
         >>> import gymnasium as gym, densegym
@@ -273,6 +273,18 @@ class MiniHackNavigation(gym.Env):
                 return True
         before[changed] = now  # only monsters or the agent moved: the field is still valid
         return False
+
+    def goal_seen(self) -> bool:
+        """Whether the staircase down is on the map the agent has seen so far this episode.
+
+        Example:
+            >>> import gymnasium as gym, densegym
+            >>> env = gym.make("densegym/MiniHack-Room-5x5-v0")
+            >>> _ = env.reset(seed=0)
+            >>> env.unwrapped.goal_seen()  # a lit 5x5 room: the stairs are in view
+            True
+        """
+        return bool(self._raw) and bool(np.any(self._raw["chars"] == ord(">")))
 
     def max_distance(self) -> int:
         """Distance at which the goal-distance potential bottoms out."""

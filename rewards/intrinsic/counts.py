@@ -39,7 +39,7 @@ class CountBonus(LearnedShaper):
 
     The key comes from ``env.unwrapped.state_key(obs)`` when the env defines one
     (MountainCar: a discretised (position, velocity); MiniHack: the agent's position
-    and what it carries), else from a digest of the observation bytes.
+    and dungeon depth), else from a digest of the observation bytes.
 
     Args:
         env: environment to wrap.
