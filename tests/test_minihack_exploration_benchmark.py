@@ -1,23 +1,12 @@
 """The MiniHack exploration benchmark runs end to end at a tiny budget and resumes."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pandas as pd
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "minihack_exploration.py"
 
-
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("minihack_exploration", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
-    bench = _load_benchmark()
+def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, load_benchmark):
+    bench = load_benchmark("minihack_exploration")
     readme = tmp_path / "README.md"
     readme.write_text("# benchmarks\n\n## Someone else's section\n\nkeep me\n")
     results = tmp_path / "results.json"
@@ -64,8 +53,8 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys):
     assert bench.main([*bigger, "--report-only"])["table"] == []  # finished runs only
 
 
-def test_steps_to_threshold_and_reach_text():
-    bench = _load_benchmark()
+def test_steps_to_threshold_and_reach_text(load_benchmark):
+    bench = load_benchmark("minihack_exploration")
     curve = pd.DataFrame({"timesteps": [1000, 2000, 3000], "success_rate": [0.1, 0.5, 0.95]})
     assert bench.steps_to(curve, 0.5) == 2000 and bench.steps_to(curve, 0.99) is None
     assert bench._reach(pd.Series([None, None])) == "not reached"

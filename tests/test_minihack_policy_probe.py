@@ -1,6 +1,5 @@
 """The MiniHack policy probe counts actions, outcomes and cells over real episodes."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,15 +7,6 @@ import pytest
 from stable_baselines3 import PPO
 
 from densegym.agents.sb3.training import RunConfig, train
-
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "minihack_policy_probe.py"
-
-
-def _load_probe():
-    spec = importlib.util.spec_from_file_location("minihack_policy_probe", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 class _Always:
@@ -29,8 +19,8 @@ class _Always:
         return self.action, None
 
 
-def test_probe_sees_a_collapsed_policy():
-    probe = _load_probe()
+def test_probe_sees_a_collapsed_policy(load_benchmark):
+    probe = load_benchmark("minihack_policy_probe")
     # Action 10 on Corridor-R3 is SEARCH: the agent never moves, so it visits one cell.
     result = probe.probe(_Always(10), "densegym/MiniHack-Corridor-R3-v0", episodes=2)
     assert result["action_share"]["SEARCH"] == 1.0
@@ -40,8 +30,8 @@ def test_probe_sees_a_collapsed_policy():
     assert sum(result["outcomes"].values()) == 2 and result["outcomes"]["reached"] == 0
 
 
-def test_probe_separates_reached_from_seen_on_room_5x5():
-    probe = _load_probe()
+def test_probe_separates_reached_from_seen_on_room_5x5(load_benchmark):
+    probe = load_benchmark("minihack_policy_probe")
     # In a lit 5x5 room the stairs are always in view: every episode is reached or seen.
     result = probe.probe(_Always(0), "densegym/MiniHack-Room-5x5-v0", episodes=4)
     assert result["outcomes"]["never_seen"] == 0
@@ -52,8 +42,8 @@ def test_probe_separates_reached_from_seen_on_room_5x5():
         probe.probe(_Always(0), "densegym/MountainCarSparse-v0", episodes=1)
 
 
-def test_probe_command_line_on_a_trained_model(tmp_path, capsys):
-    probe = _load_probe()
+def test_probe_command_line_on_a_trained_model(tmp_path, capsys, load_benchmark):
+    probe = load_benchmark("minihack_policy_probe")
     config = RunConfig(
         "densegym/MiniHack-Room-5x5-v0", steps=256, n_envs=2, logdir=str(tmp_path), seed=0
     )
@@ -70,11 +60,11 @@ def test_probe_command_line_on_a_trained_model(tmp_path, capsys):
     assert "| success |" in capsys.readouterr().out
 
 
-def test_docstring_examples_run():
+def test_docstring_examples_run(load_benchmark):
     import doctest
 
     import densegym.envs.control.minihack as minihack_env
 
-    for module in (_load_probe(), minihack_env):
+    for module in (load_benchmark("minihack_policy_probe"), minihack_env):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0

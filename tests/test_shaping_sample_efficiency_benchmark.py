@@ -1,25 +1,16 @@
 """The shaping sample-efficiency benchmark runs end to end at a tiny budget."""
 
-import importlib.util
 import json
 import math
 from pathlib import Path
 
 import pandas as pd
 
-SCRIPT = Path(__file__).parents[1] / "benchmarks" / "shaping_sample_efficiency.py"
 SHAPINGS = ["outcome", "pav", "prm", "implicit_prm"]
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("shaping_sample_efficiency", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_benchmark_runs_end_to_end_with_tiny_budget(tmp_path, capsys):
-    bench = _load_benchmark()
+def test_benchmark_runs_end_to_end_with_tiny_budget(tmp_path, capsys, load_benchmark):
+    bench = load_benchmark("shaping_sample_efficiency")
     out, logdir = tmp_path / "results", tmp_path / "runs"
     results = bench.run(bench.parse_args(["--tiny", "--logdir", str(logdir), "--out", str(out)]))
     table = pd.read_csv(out / "shaping_sample_efficiency.csv")
@@ -36,8 +27,8 @@ def test_benchmark_runs_end_to_end_with_tiny_budget(tmp_path, capsys):
     assert "not reached" in capsys.readouterr().out or (table["reached"]).any()
 
 
-def test_steps_to_reach_uses_the_mean_over_seeds():
-    bench = _load_benchmark()
+def test_steps_to_reach_uses_the_mean_over_seeds(load_benchmark):
+    bench = load_benchmark("shaping_sample_efficiency")
     curves = pd.DataFrame(
         {
             "shaping": ["outcome"] * 4 + ["pav"] * 4,

@@ -151,14 +151,8 @@ def test_docstring_examples_run(name):
     assert result.failed == 0
 
 
-def test_accuracy_benchmark_runs_on_the_tiny_model(tmp_path):
-    import importlib.util
-    from pathlib import Path
-
-    script = Path(__file__).parents[2] / "benchmarks" / "smollm2_accuracy.py"
-    spec = importlib.util.spec_from_file_location("smollm2_accuracy", script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_accuracy_benchmark_runs_on_the_tiny_model(tmp_path, load_benchmark):
+    module = load_benchmark("smollm2_accuracy")
     out = tmp_path / "acc.json"
     argv = ["--backend", "tiny-random", "--n", "1", "--levels", "1,2", "--max-tokens", "3"]
     assert module.main([*argv, "--env", ARITHMETIC, "--out", str(out)]) == 0

@@ -1,20 +1,14 @@
 """benchmarks/search_compute.py runs end to end at a tiny budget with tiny-random."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import pytest
 
 pytest.importorskip("transformers")
 
-SCRIPT = Path(__file__).parents[2] / "benchmarks" / "search_compute.py"
 
-
-def test_search_compute_tiny(tmp_path):
-    spec = importlib.util.spec_from_file_location("search_compute", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_search_compute_tiny(tmp_path, load_benchmark):
+    module = load_benchmark("search_compute")
     summary = module.main(["--tiny", "--out", str(tmp_path)])
     methods = {r["method"] for r in summary["rows"]}
     assert {"greedy", "majority", "best_of_n/orm", "beam/pav", "mcts/prm"} <= methods
