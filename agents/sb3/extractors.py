@@ -13,7 +13,9 @@ class MiniHackExtractor(BaseFeaturesExtractor):
 
     Glyph ids arrive as exact integers stored in float32 (SB3 casts Box observations
     to float); they are embedded, convolved and concatenated with a squashed
-    ``sign(x)·log1p(|x|)`` view of ``blstats``.
+    ``sign(x)·log1p(|x|)`` view of ``blstats``. When the observation has the whole map
+    (``full_map=True`` envs, leaf ``map``), the map's glyphs share the embedding and pass
+    through two stride-2 convolutions (21×79 → 4×19), cheap enough for CPU training.
 
     Args:
         observation_space: the Dict space of a MiniHack preset (``glyphs``, ``blstats``).
@@ -46,12 +48,33 @@ class MiniHackExtractor(BaseFeaturesExtractor):
             nn.Flatten(),
         )
         self.stats = nn.Sequential(nn.Linear(num_stats, 64), nn.ReLU())
-        self.head = nn.Sequential(nn.Linear(32 * height * width + 64, features_dim), nn.ReLU())
+        map_features = 0
+        self.map_cnn: nn.Module | None = None
+        if "map" in observation_space.spaces:
+            self.map_cnn = nn.Sequential(
+                nn.Conv2d(embedding_dim, 16, kernel_size=3, stride=2),
+                nn.ReLU(),
+                nn.Conv2d(16, 16, kernel_size=3, stride=2),
+                nn.ReLU(),
+                nn.Flatten(),
+            )
+            rows, cols = observation_space["map"].shape
+            with torch.no_grad():
+                probe = torch.zeros(1, embedding_dim, rows, cols)
+                map_features = int(self.map_cnn(probe).shape[1])
+        self.head = nn.Sequential(
+            nn.Linear(32 * height * width + 64 + map_features, features_dim), nn.ReLU()
+        )
 
     def forward(self, observations: dict[str, torch.Tensor]) -> torch.Tensor:
         """Encode a batch of observations."""
-        glyphs = observations["glyphs"].long().clamp_(0, self.embedding.num_embeddings - 1)
-        embedded = self.embedding(glyphs).permute(0, 3, 1, 2)
         stats = observations["blstats"]
         stats = torch.sign(stats) * torch.log1p(stats.abs())
-        return self.head(torch.cat([self.cnn(embedded), self.stats(stats)], dim=1))
+        parts = [self.cnn(self._embed(observations["glyphs"])), self.stats(stats)]
+        if self.map_cnn is not None:
+            parts.append(self.map_cnn(self._embed(observations["map"])))
+        return self.head(torch.cat(parts, dim=1))
+
+    def _embed(self, glyphs: torch.Tensor) -> torch.Tensor:
+        ids = glyphs.long().clamp_(0, self.embedding.num_embeddings - 1)
+        return self.embedding(ids).permute(0, 3, 1, 2)

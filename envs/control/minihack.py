@@ -81,7 +81,10 @@ class MiniHackNavigation(gym.Env):
     ``Dict(glyphs=Box(0, 5976, (crop, crop), float32), blstats=Box(-inf, inf, (27,), float32))``:
     the egocentric crop of glyph ids around the agent (exact integers stored as float32,
     embedded by :class:`~densegym.agents.sb3.MiniHackExtractor`) and NetHack's bottom-line
-    statistics (``blstats[0:2]`` is the agent's x, y). Every leaf is float32, so SB3's
+    statistics (``blstats[0:2]`` is the agent's x, y). With ``full_map=True`` a third leaf,
+    ``map=Box(0, 5976, (21, 79), float32)``, holds the whole map's glyph ids: NetHack keeps
+    what the agent has seen drawn, so the map shows the explored part of the level (the
+    input the MiniHack papers' agents get). Every leaf is float32, so SB3's
     ``VecNormalize`` never stores normalised values in an integer buffer.
 
     ## Action Space
@@ -107,6 +110,9 @@ class MiniHackNavigation(gym.Env):
         >>> obs, info = env.reset(seed=0)
         >>> obs["glyphs"].shape, obs["blstats"].dtype, "caption" in info
         ((9, 9), dtype('float32'), True)
+        >>> mapped = gym.make("densegym/MiniHack-Room-5x5-v0", full_map=True)
+        >>> mapped.reset(seed=0)[0]["map"].shape
+        (21, 79)
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 10}
@@ -116,6 +122,7 @@ class MiniHackNavigation(gym.Env):
         self,
         task: str = "MiniHack-Room-5x5-v0",
         crop_size: int = 9,
+        full_map: bool = False,
         render_mode: str | None = None,
         **minihack_kwargs: Any,
     ):
@@ -130,6 +137,7 @@ class MiniHackNavigation(gym.Env):
         self.task_id = task
         self.render_mode = render_mode
         self.crop_size = crop_size
+        self.full_map = bool(full_map)
         self._nethack = nethack
         entry = gym.registry[task].entry_point
         module_name, _, cls_name = entry.partition(":")
@@ -151,12 +159,13 @@ class MiniHackNavigation(gym.Env):
                 if nethack.glyph_is_cmap(g) and nethack.glyph_to_cmap(g) == 24  # S_dnstair
             )
         self.action_space = spaces.Discrete(self._game.action_space.n)
-        self.observation_space = spaces.Dict(
-            {
-                "glyphs": spaces.Box(0, nethack.MAX_GLYPH, (crop_size, crop_size), np.float32),
-                "blstats": spaces.Box(-np.inf, np.inf, (NUM_BLSTATS,), np.float32),
-            }
-        )
+        leaves = {
+            "glyphs": spaces.Box(0, nethack.MAX_GLYPH, (crop_size, crop_size), np.float32),
+            "blstats": spaces.Box(-np.inf, np.inf, (NUM_BLSTATS,), np.float32),
+        }
+        if self.full_map:
+            leaves["map"] = spaces.Box(0, nethack.MAX_GLYPH, (ROWS, COLS), np.float32)
+        self.observation_space = spaces.Dict(leaves)
         self.action_names = [getattr(a, "name", str(a)) for a in self._game.actions]
         self.task = {
             "id": task,
@@ -164,6 +173,7 @@ class MiniHackNavigation(gym.Env):
             "observation": {
                 "glyphs": f"{crop_size}x{crop_size} NetHack glyph ids centred on the agent",
                 "blstats": "27 bottom-line stats; blstats[0], blstats[1] = agent x, y",
+                **({"map": f"{ROWS}x{COLS} glyph ids of the whole map"} if full_map else {}),
             },
             "actions": dict(enumerate(self.action_names)),
             "reward": "1 on reaching the goal, 0 otherwise (-0.01 for moves that waste no time)",
@@ -328,10 +338,13 @@ class MiniHackNavigation(gym.Env):
         self._char_crop[:] = self._padded_chars[y : y + self.crop_size, x : x + self.crop_size]
 
     def _observation(self) -> dict[str, np.ndarray]:
-        return {
+        obs = {
             "glyphs": self._glyph_crop.astype(np.float32),
             "blstats": self._raw["blstats"].astype(np.float32),
         }
+        if self.full_map:
+            obs["map"] = self._raw["glyphs"].astype(np.float32)
+        return obs
 
     def _info(self, success: bool) -> dict[str, Any]:
         return {"is_success": bool(success), "message": self.message(), "caption": self.caption()}

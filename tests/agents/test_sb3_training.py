@@ -1,8 +1,10 @@
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from densegym.agents.sb3.checkpoints import (
@@ -267,6 +269,24 @@ def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
                 assert torch.equal(tensor, restored[key][name]), (key, name)
     fresh.close()
     assert resume_run(config.run_dir, steps=1536, progress=False)["timesteps"] == 1536
+
+
+def test_full_map_runs_train_with_count_and_batched_e3b(tmp_path):
+    for shaping, batched in (("count", None), (None, "e3b")):
+        config = RunConfig(
+            "densegym/MiniHack-Room-5x5-v0",
+            shaping=shaping,
+            batched_shaping=batched,
+            env_kwargs={"full_map": True},
+            steps=256,
+            n_envs=2,
+            logdir=str(tmp_path),
+        )
+        summary = train(config, progress=False)
+        assert summary["timesteps"] >= 256
+        assert (
+            "map" in PPO.load(Path(summary["run_dir"]) / "final_model.zip").observation_space.spaces
+        )
 
 
 def test_eval_of_a_run_rebuilds_its_env_kwargs(tmp_path, capsys):

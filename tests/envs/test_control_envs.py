@@ -201,6 +201,24 @@ def test_minihack_reaches_goal_in_room_5x5():
     env.close()
 
 
+def test_minihack_full_map_is_the_whole_glyph_map():
+    env = gym.make("densegym/MiniHack-Corridor-R3-v0", full_map=True)
+    check_env(env.unwrapped, skip_render_check=True)
+    obs, _ = env.reset(seed=0)
+    game = env.unwrapped
+    assert obs["map"].shape == (21, 79) and obs["map"].dtype == np.float32
+    assert np.array_equal(obs["map"], game._raw["glyphs"])
+    x, y = game.agent_position()
+    assert np.array_equal(obs["glyphs"][4, 4], obs["map"][y, x])  # the crop's centre
+    # The map keeps what was seen: after some moves it has at least as many drawn cells.
+    blank = obs["map"] == obs["map"].max()
+    for action in [1] * 10:
+        obs, *_ = env.step(action)
+    assert (obs["map"] == obs["map"].max()).sum() <= blank.sum()
+    assert "map" not in gym.make("densegym/MiniHack-Corridor-R3-v0").observation_space.spaces
+    env.close()
+
+
 def test_every_registered_world_has_its_check_env_suite():
     # check_env runs on every control id here and on every reasoning id in
     # test_reasoning_envs.py; a new world must add its own suite before registering ids.
