@@ -269,11 +269,11 @@ def markdown_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def replace_section(readme: Path, body: str) -> None:
+def replace_section(readme: Path, body: str, heading: str = SECTION) -> None:
     """Replace (or append) this benchmark's section of a README, leaving the rest alone."""
     text = readme.read_text() if readme.exists() else "# densegym benchmarks\n"
-    section = f"{SECTION}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.S | re.M)
+    section = f"{heading}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
     if pattern.search(text):
         text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
     else:
@@ -337,9 +337,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--checkpoint-every", type=int, default=100_000, help="env steps between checkpoints"
     )
-    parser.add_argument("--logdir", default="runs/minihack_exploration")
+    parser.add_argument(
+        "--logdir",
+        default="",
+        help="run folders (default runs/minihack_exploration, or …_full_map with --full-map)",
+    )
+    parser.add_argument(
+        "--full-map",
+        action="store_true",
+        help="give the policy the whole glyph map too (env kwarg full_map=True); its runs, "
+        "results JSON and README section are kept apart from the crop-only ones",
+    )
     parser.add_argument("--per-env", action="store_true", help="learned bonuses per env")
-    parser.add_argument("--results", default=str(RESULTS), help="results JSON ('' to skip)")
+    parser.add_argument(
+        "--results", default=None, help=f"results JSON ('' to skip; default {RESULTS})"
+    )
     parser.add_argument("--readme", default=str(README), help="README to update ('' to skip)")
     parser.add_argument("--notes", default="", help="markdown put under the table in the README")
     parser.add_argument("--notes-file", default="", help="read --notes from this file")
@@ -354,7 +366,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="report unfinished runs at the step they reached (marked by their steps)",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    suffix = "_full_map" if args.full_map else ""
+    args.logdir = args.logdir or f"runs/minihack_exploration{suffix}"
+    if args.results is None:
+        args.results = str(RESULTS.with_name(f"{RESULTS.stem}{suffix}.json"))
+    return args
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
@@ -372,6 +389,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         logdir=args.logdir,
         log_every=args.log_every,
         checkpoint_every=args.checkpoint_every,
+        env_kwargs={"full_map": True} if args.full_map else {},
     )
     rows = plan(tasks, shapings, list(range(args.seeds)), base, args.per_env)
     start = time.perf_counter()
@@ -395,6 +413,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         [f"--steps {args.steps}", f"--seeds {args.seeds}", f"--tasks {','.join(tasks)}"]
         + ([f"--shapings {','.join(shapings)}"] if shapings != list(SHAPINGS) else [])
         + (["--per-env"] if args.per_env else [])
+        + (["--full-map"] if args.full_map else [])
         + ([f"--speed-steps {args.speed_steps}"] if args.speed_steps else [])
     )
     results = {
@@ -423,7 +442,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         Path(args.results).parent.mkdir(parents=True, exist_ok=True)
         Path(args.results).write_text(json.dumps(results, indent=2, default=str))
     if args.readme and len(summary):
-        replace_section(Path(args.readme), section_body(results, summary))
+        heading = f"{SECTION} — full map" if args.full_map else SECTION
+        replace_section(Path(args.readme), section_body(results, summary), heading)
     return results
 
 

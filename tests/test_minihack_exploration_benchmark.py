@@ -59,3 +59,27 @@ def test_steps_to_threshold_and_reach_text(load_benchmark):
     assert bench.steps_to(curve, 0.5) == 2000 and bench.steps_to(curve, 0.99) is None
     assert bench._reach(pd.Series([None, None])) == "not reached"
     assert bench._reach(pd.Series([2000.0, None])) == "2k (1/2 seeds)"
+
+
+def test_full_map_runs_are_kept_apart(tmp_path, load_benchmark):
+    bench = load_benchmark("minihack_exploration")
+    plain = bench.parse_args([])
+    assert plain.logdir == "runs/minihack_exploration"
+    assert plain.results.endswith("minihack_exploration.json")
+    mapped = bench.parse_args(["--full-map"])
+    assert mapped.logdir == "runs/minihack_exploration_full_map"
+    assert mapped.results.endswith("minihack_exploration_full_map.json")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# b\n\n{bench.SECTION}\n\ncrop-only text\n")
+    logdir = tmp_path / "runs"
+    argv = [
+        "--full-map", "--steps", "256", "--seeds", "1", "--tasks", "Room-5x5", "--shapings",
+        "count", "--n-envs", "2", "--log-every", "128", "--workers", "1",
+        "--logdir", str(logdir), "--results", "", "--readme", str(readme),
+    ]  # fmt: skip
+    results = bench.main(argv)
+    assert "--full-map" in results["command"]
+    config = json.loads((logdir / "MiniHack-Room-5x5-v0/count/ppo-seed0/config.json").read_text())
+    assert config["env_kwargs"] == {"full_map": True}
+    text = readme.read_text()
+    assert "crop-only text" in text and f"{bench.SECTION} — full map" in text
