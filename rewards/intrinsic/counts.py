@@ -11,6 +11,7 @@ import gymnasium as gym
 import numpy as np
 
 from densegym.rewards.core import LearnedShaper, Transition
+from densegym.rewards.intrinsic.schedule import CoefSchedule
 
 _MODES = ("global", "episodic")
 
@@ -48,6 +49,9 @@ class CountBonus(LearnedShaper):
         online: count every state seen (else only states passed to :meth:`update`).
         coef: weight of the bonus; the default 0.01 keeps an episode's bonus around or below
             the task's reward of 1, so the bonus guides exploration without replacing the goal.
+        coef_decay: optional schedule that anneals ``coef`` over the steps this shaper has
+            learned from, e.g. ``{"kind": "linear", "steps": 500_000}``; see
+            :class:`~densegym.rewards.intrinsic.schedule.CoefSchedule`.
         normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
 
     Example:
@@ -70,6 +74,7 @@ class CountBonus(LearnedShaper):
         key: str = "env",
         online: bool = True,
         coef: float = 0.01,
+        coef_decay: dict[str, Any] | None = None,
         normalize: bool = False,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,
@@ -84,6 +89,8 @@ class CountBonus(LearnedShaper):
         env_key = getattr(env.unwrapped, "state_key", None)
         self._key_fn = env_key if (key == "env" and callable(env_key)) else default_state_key
         self.counts: defaultdict[Hashable, int] = defaultdict(int)
+        self.schedule = CoefSchedule(coef, coef_decay, owner=self.registry_name)
+        self.steps = 0
 
     def state_key(self, obs: Any) -> Hashable:
         """The hashable key this shaper counts for ``obs``."""
@@ -101,6 +108,9 @@ class CountBonus(LearnedShaper):
         key = self.state_key(transition.next_obs)
         if self.learning or self.mode == "episodic":
             self.counts[key] += 1
+        self.coef = self.schedule(self.steps)
+        if not self.frozen:
+            self.steps += 1
         # .get, not [key]: a lookup on the defaultdict would insert zero counts while frozen.
         return 1.0 / np.sqrt(max(self.counts.get(key, 0), 1))
 
@@ -114,15 +124,18 @@ class CountBonus(LearnedShaper):
         return {"new_states": float(len(self.counts) - before)}
 
     def state_dict(self) -> dict[str, Any]:
-        """Counts and normalisation statistics."""
+        """Counts, the step counter of the ``coef`` schedule and normalisation statistics."""
         state = super().state_dict()
         state["counts"] = dict(self.counts)
+        state["steps"] = self.steps
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore counts and normalisation statistics."""
+        """Restore counts, the schedule's step counter and normalisation statistics."""
         super().load_state_dict(state)
         self.counts = defaultdict(int, state["counts"])
+        self.steps = int(state.get("steps", 0))  # absent in checkpoints from before coef_decay
+        self.coef = self.schedule(self.steps)
 
 
 def _iterate_observations(batch_obs: Any):

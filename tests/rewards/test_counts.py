@@ -168,3 +168,21 @@ def test_bonus_is_one_on_unseen_states(mode):
     env = CountBonus(Corridor(), coef=1.0, mode=mode)
     env.reset(seed=0)
     assert _bonuses(env, [RIGHT, RIGHT, RIGHT, RIGHT]) == [1.0] * 4
+
+
+def test_coef_decay_anneals_the_bonus_and_survives_a_state_round_trip():
+    decay = {"kind": "linear", "steps": 4}
+    env = CountBonus(Corridor(), coef=1.0, coef_decay=decay)
+    env.reset(seed=0)
+    # Four new cells (raw bonus 1 each): the weighted term follows the schedule 1 → 0.
+    np.testing.assert_allclose(_bonuses(env, [RIGHT] * 4), [1.0, 0.75, 0.5, 0.25], atol=1e-12)
+    state = env.state_dict()
+    assert state["steps"] == 4
+    restored = CountBonus(Corridor(), coef=1.0, coef_decay=decay)
+    restored.load_state_dict(state)
+    restored.reset(seed=0)
+    assert restored.coef == 0.0 and _bonuses(restored, [RIGHT]) == [0.0]
+    env.freeze()
+    assert env.steps == 4 and _bonuses(env, [LEFT]) == [0.0]  # frozen: no more steps counted
+    with pytest.raises(ValueError, match="count"):
+        CountBonus(Corridor(), coef_decay={"kind": "cosine"})
