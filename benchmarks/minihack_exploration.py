@@ -164,7 +164,11 @@ def collect(
                 continue
             steps = summary["timesteps"]
         row = {"task": task, "shaping": shaping, "seed": config.seed, "steps": steps}
-        row.update({k: summary[k] for k in ("success_rate", "env_steps_per_s", "wall_time_s")})
+        row.update({k: summary[k] for k in ("success_rate", "env_steps_per_s")})
+        # A resumed run's summary times only its last segment: report the whole run's
+        # time at that segment's speed instead.
+        speed = summary["env_steps_per_s"]
+        row["wall_time_s"] = steps / speed if speed and speed == speed else float("nan")
         for threshold in THRESHOLDS:
             row[f"steps_to_{int(threshold * 100)}"] = steps_to(curve, threshold)
         row["run_dir"] = str(config.run_dir)
@@ -253,7 +257,7 @@ def markdown_table(summary: pd.DataFrame) -> str:
     """The README's results table."""
     lines = [
         "| task | shaping | budget (env steps) | seeds | final success (min–max) | "
-        "steps to 50 % | steps to 90 % | env-steps/s | wall time / run |",
+        "steps to 50 % | steps to 90 % | env-steps/s | wall time / run at that speed |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for row in summary.itertuples():
@@ -307,7 +311,9 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             "their batched VecEnv form (`batched_shaping`). Final success = mean success over "
             "the last 30 episodes, averaged over seeds; steps to 50/90 % = first log point "
             "(every 2,048 steps) where a seed's running success reaches it, averaged over "
-            "the seeds that reached it. Budgets are per run and shown in the table.",
+            "the seeds that reached it. Budgets are per run and shown in the table. "
+            "env-steps/s is the speed of a run's last training segment (a resumed run "
+            "starts a new one); wall time / run = budget ÷ that speed.",
             "",
             results.get("notes", "").strip(),
             "",
