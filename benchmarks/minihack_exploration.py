@@ -11,7 +11,8 @@ checkpoint, so the full budget can be spread over sessions. Stop it with Ctrl-C 
 
 Writes TensorBoard runs under ``--logdir``, ``curves.csv`` and ``table.csv`` there,
 one PNG per task (success rate vs env steps, mean and min–max band over seeds),
-``benchmarks/results/minihack_exploration.json`` and the section
+``benchmarks/results/minihack_exploration.json`` (with a copy of each PNG beside it) and
+the section
 "## MiniHack exploration (issue 3)" of ``benchmarks/README.md``.
 
     python benchmarks/minihack_exploration.py                       # full budget
@@ -26,6 +27,7 @@ import json
 import os
 import platform
 import re
+import shutil
 import statistics
 import time
 from dataclasses import replace
@@ -445,8 +447,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     print("curves:", logdir / "curves.csv", "· plots:", ", ".join(map(str, plots.values())))
     print("TensorBoard:", f"tensorboard --logdir {logdir}")
     if args.results:
-        Path(args.results).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.results).write_text(json.dumps(results, indent=2, default=str))
+        results_path = Path(args.results)
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=2, default=str))
+        for task, plot in plots.items():  # the curves go with the results, under git
+            shutil.copyfile(plot, results_path.with_name(f"{results_path.stem}_{task}.png"))
     if args.readme and len(summary):
         heading = f"{SECTION} — full map" if args.full_map else SECTION
         replace_section(Path(args.readme), section_body(results, summary), heading)

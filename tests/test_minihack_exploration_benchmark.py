@@ -26,6 +26,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
     assert set(first["e3b_over_none_steps_per_s"]) == {"Room-5x5"}
     assert first["paired_speed"]["ratio"] > 0 and first["paired_speed"]["task"] == "Room-5x5"
     assert json.loads(results.read_text())["budget_steps"] == 512
+    assert (tmp_path / "results_Room-5x5.png").stat().st_size > 0  # the plot beside it
     capsys.readouterr()
 
     bench.main(argv)  # everything finished: nothing retrains, the section is replaced
