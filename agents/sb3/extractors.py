@@ -40,24 +40,12 @@ class MiniHackExtractor(BaseFeaturesExtractor):
         num_glyphs = int(glyph_space.high.max()) + 1
         num_stats = observation_space["blstats"].shape[0]
         self.embedding = nn.Embedding(num_glyphs, embedding_dim)
-        self.cnn = nn.Sequential(
-            nn.Conv2d(embedding_dim, 32, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(32, 32, kernel_size=3, padding=1),
-            nn.ReLU(),
-            nn.Flatten(),
-        )
+        self.cnn = _two_convs(embedding_dim, 32, padding=1)
         self.stats = nn.Sequential(nn.Linear(num_stats, 64), nn.ReLU())
         map_features = 0
         self.map_cnn: nn.Module | None = None
         if "map" in observation_space.spaces:
-            self.map_cnn = nn.Sequential(
-                nn.Conv2d(embedding_dim, 16, kernel_size=3, stride=2),
-                nn.ReLU(),
-                nn.Conv2d(16, 16, kernel_size=3, stride=2),
-                nn.ReLU(),
-                nn.Flatten(),
-            )
+            self.map_cnn = _two_convs(embedding_dim, 16, stride=2)
             rows, cols = observation_space["map"].shape
             with torch.no_grad():
                 probe = torch.zeros(1, embedding_dim, rows, cols)
@@ -78,3 +66,14 @@ class MiniHackExtractor(BaseFeaturesExtractor):
     def _embed(self, glyphs: torch.Tensor) -> torch.Tensor:
         ids = glyphs.long().clamp_(0, self.embedding.num_embeddings - 1)
         return self.embedding(ids).permute(0, 3, 1, 2)
+
+
+def _two_convs(in_channels: int, channels: int, **conv: int) -> nn.Sequential:
+    """Two 3×3 convolutions with ReLUs, flattened (``conv``: stride/padding of both)."""
+    return nn.Sequential(
+        nn.Conv2d(in_channels, channels, kernel_size=3, **conv),
+        nn.ReLU(),
+        nn.Conv2d(channels, channels, kernel_size=3, **conv),
+        nn.ReLU(),
+        nn.Flatten(),
+    )
