@@ -51,6 +51,7 @@ TASKS = ("Corridor-R3", "KeyRoom-S5", "River")  # chosen by screening, see READM
 SHAPINGS = ("none", "count", "rnd", "icm", "e3b", "noveld", "global_episodic")
 PER_ENV = {"none", "count"}  # everything else runs batched unless --per-env
 THRESHOLDS = (0.5, 0.9)
+MIN_EPISODES = 10  # episodes in a success window before a threshold counts
 
 
 def run_config(
@@ -100,14 +101,24 @@ def _done_line(summary: dict[str, Any]) -> str:
     )
 
 
-def steps_to(curve: pd.DataFrame, threshold: float) -> float | None:
+def steps_to(
+    curve: pd.DataFrame, threshold: float, min_episodes: int = MIN_EPISODES
+) -> float | None:
     """First env step at which a run's success rate reaches ``threshold`` (None: never).
 
+    Only log points whose success window holds at least ``min_episodes`` episodes
+    count: a resumed run restarts its window, and 1 of 1 episodes is not a 100 % rate.
+
     Example:
-        >>> curve = pd.DataFrame({"timesteps": [100, 200, 300], "success_rate": [0, 0.6, 1]})
+        >>> curve = pd.DataFrame({"timesteps": [100, 200, 300], "success_rate": [0, 0.6, 1],
+        ...                       "episodes": [20, 20, 20]})
         >>> steps_to(curve, 0.5), steps_to(curve, 0.9), steps_to(curve.iloc[:2], 0.9)
         (200.0, 300.0, None)
+        >>> steps_to(curve.assign(episodes=[20, 1, 20]), 0.5)  # 1 episode is too few
+        300.0
     """
+    if "episodes" in curve:
+        curve = curve[curve["episodes"] >= min_episodes]
     reached = curve.loc[curve["success_rate"] >= threshold, "timesteps"]
     return float(reached.iloc[0]) if len(reached) else None
 
@@ -312,7 +323,8 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             "each bonus at its default coefficient; `count` per env, the learned bonuses in "
             "their batched VecEnv form (`batched_shaping`). Final success = mean success over "
             "the last 30 episodes, averaged over seeds; steps to 50/90 % = first log point "
-            "(every 2,048 steps) where a seed's running success reaches it, averaged over "
+            "(every 2,048 steps) where a seed's running success, over at least 10 episodes, "
+            "reaches it, averaged over "
             "the seeds that reached it. Budgets are per run and shown in the table. "
             "env-steps/s is the speed of a run's last training segment (a resumed run "
             "starts a new one); wall time / run = budget ÷ that speed.",

@@ -58,6 +58,11 @@ def test_steps_to_threshold_and_reach_text(load_benchmark):
     bench = load_benchmark("minihack_exploration")
     curve = pd.DataFrame({"timesteps": [1000, 2000, 3000], "success_rate": [0.1, 0.5, 0.95]})
     assert bench.steps_to(curve, 0.5) == 2000 and bench.steps_to(curve, 0.99) is None
+    resumed = curve.assign(episodes=[30, 1, 30])  # a resumed run's first, lucky episode
+    assert bench.steps_to(resumed, 0.5) == 3000
+    import doctest
+
+    assert doctest.testmod(bench).failed == 0
     assert bench._reach(pd.Series([None, None])) == "not reached"
     assert bench._reach(pd.Series([2000.0, None])) == "2k (1/2 seeds)"
 
