@@ -181,7 +181,7 @@ def collect(
         # A resumed run's summary times only its last segment: report the whole run's
         # time at that segment's speed instead.
         speed = summary["env_steps_per_s"]
-        row["wall_time_s"] = steps / speed if speed and speed == speed else float("nan")
+        row["wall_time_s"] = steps / speed if pd.notna(speed) and speed > 0 else float("nan")
         for threshold in THRESHOLDS:
             row[f"steps_to_{int(threshold * 100)}"] = steps_to(curve, threshold)
         row["run_dir"] = str(config.run_dir)
