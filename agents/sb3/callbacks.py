@@ -83,6 +83,36 @@ class EpisodeStats:
             if isinstance(number, (int, float)) and math.isfinite(number):
                 self.counters[f"{term}/{stat}"] = float(number)
 
+    def state_dict(self) -> dict[str, Any]:
+        """The finished-episode window, episode total, LLM usage and counters.
+
+        Episodes still running are left out: a resumed run starts them afresh.
+        """
+        return {
+            "episodes": [dict(record) for record in self.episodes],
+            "total_episodes": self.total_episodes,
+            "llm": dict(self.llm),
+            "counters": dict(self.counters),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved (the window keeps its newest episodes).
+
+        Example:
+            >>> before = EpisodeStats(n_envs=1, window=2)
+            >>> for won in (True, False, True):
+            ...     before.add_step(0, {"is_success": won}, done=True, reward=float(won))
+            >>> after = EpisodeStats(n_envs=1, window=2)
+            >>> after.load_state_dict(before.state_dict())
+            >>> after.summary() == before.summary()
+            True
+        """
+        self.episodes.clear()
+        self.episodes.extend(dict(record) for record in state.get("episodes", []))
+        self.total_episodes = int(state.get("total_episodes", len(self.episodes)))
+        self.llm.update(state.get("llm", {}))
+        self.counters.update(state.get("counters", {}))
+
     def summary(self) -> dict[str, float]:
         """Means over the last ``window`` episodes, LLM usage and the latest shaper counters."""
         out: dict[str, float] = {}
@@ -133,14 +163,21 @@ class MetricsCallback(BaseCallback):
         curve_path: CSV file that receives one row per log point (appended on resume).
         log_every: minimum env steps between two log points.
         window: number of recent episodes the means cover.
+        initial_state: an :meth:`EpisodeStats.state_dict` to continue from (a resumed run
+            keeps its success window and episode count).
     """
 
     CURVE_FIELDS = ("timesteps", "episodes", "success_rate", "extrinsic_return", "shaped_return")
 
     def __init__(
-        self, curve_path: str | Path | None = None, log_every: int = 1000, window: int = 30
+        self,
+        curve_path: str | Path | None = None,
+        log_every: int = 1000,
+        window: int = 30,
+        initial_state: dict[str, Any] | None = None,
     ):
         super().__init__()
+        self.initial_state = initial_state
         self.curve_path = Path(curve_path) if curve_path else None
         self.log_every = log_every
         self.window = window
@@ -152,6 +189,8 @@ class MetricsCallback(BaseCallback):
 
     def _on_training_start(self) -> None:
         self.stats = EpisodeStats(self.training_env.num_envs, self.window)
+        if self.initial_state is not None:
+            self.stats.load_state_dict(self.initial_state)
         self.last_log = self.num_timesteps
         self._fps_start = (time.perf_counter(), self.num_timesteps)
         self._times = shaping_times(self.training_env)
@@ -176,6 +215,10 @@ class MetricsCallback(BaseCallback):
     def _on_training_end(self) -> None:
         if self.num_timesteps > self.last_log or not self.latest:
             self.log_now()
+
+    def state_dict(self) -> dict[str, Any]:
+        """The episode statistics to save in a checkpoint (empty before training starts)."""
+        return self.stats.state_dict() if self.stats is not None else {}
 
     def log_now(self) -> None:
         """Record the current means and append a learning-curve row."""

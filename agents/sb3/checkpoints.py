@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -19,6 +20,7 @@ _STEP_DIR = re.compile(r"^step_(\d+)$")
 MODEL_FILE = "model.zip"
 SHAPERS_FILE = "shapers.pt"
 REPLAY_FILE = "replay_buffer.pkl"
+METRICS_FILE = "metrics.json"
 
 
 def _vec_chain(venv: VecEnv) -> list[VecEnv]:
@@ -63,8 +65,16 @@ def restore_shaper_states(venv: VecEnv, states: dict[str, Any]) -> None:
         wrapper.load_state_dict(state)
 
 
-def save_checkpoint(run_dir: str | Path, model: BaseAlgorithm, keep: int = 3) -> Path:
-    """Write ``checkpoints/step_<N>`` (model, shapers, replay buffer) atomically.
+def save_checkpoint(
+    run_dir: str | Path,
+    model: BaseAlgorithm,
+    keep: int = 3,
+    metrics: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``checkpoints/step_<N>`` (model, shapers, replay buffer, metrics) atomically.
+
+    ``metrics`` (a :class:`~densegym.agents.sb3.callbacks.MetricsCallback` state) is
+    saved as JSON so that a resumed run keeps its success window and episode count.
 
     The new checkpoint is written to a temporary folder and renamed into place, and
     only then are checkpoints beyond the newest ``keep`` removed, so a crash at any
@@ -82,6 +92,8 @@ def save_checkpoint(run_dir: str | Path, model: BaseAlgorithm, keep: int = 3) ->
         torch.save(collect_shaper_states(venv), tmp / SHAPERS_FILE)
     if isinstance(model, OffPolicyAlgorithm) and model.replay_buffer is not None:
         model.save_replay_buffer(tmp / REPLAY_FILE)
+    if metrics:
+        (tmp / METRICS_FILE).write_text(json.dumps(metrics))
     if final.exists():
         shutil.rmtree(final)
     os.replace(tmp, final)
@@ -115,3 +127,9 @@ def load_checkpoint(checkpoint: Path, algo_cls: type[BaseAlgorithm], venv: VecEn
     if replay.exists() and isinstance(model, OffPolicyAlgorithm):
         model.load_replay_buffer(replay)
     return model
+
+
+def load_metrics_state(checkpoint: Path) -> dict[str, Any] | None:
+    """The episode statistics saved with a checkpoint; ``None`` for older checkpoints."""
+    path = Path(checkpoint) / METRICS_FILE
+    return json.loads(path.read_text()) if path.exists() else None

@@ -20,7 +20,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 import densegym  # noqa: F401  (registers the env ids)
 from densegym import logging as names
 from densegym.agents.sb3.callbacks import MetricsCallback, RichProgressCallback
-from densegym.agents.sb3.checkpoints import latest_checkpoint, load_checkpoint, save_checkpoint
+from densegym.agents.sb3.checkpoints import (
+    latest_checkpoint,
+    load_checkpoint,
+    load_metrics_state,
+    save_checkpoint,
+)
 from densegym.agents.sb3.extractors import MiniHackExtractor
 from densegym.rewards import normalize_spec, shaping_label
 
@@ -185,10 +190,11 @@ def build_model(config: RunConfig, venv: VecEnv) -> BaseAlgorithm:
 
 
 class _CheckpointCallback(BaseCallback):
-    def __init__(self, run_dir: Path, every: int):
+    def __init__(self, run_dir: Path, every: int, metrics: MetricsCallback):
         super().__init__()
         self.run_dir = run_dir
         self.every = every
+        self.metrics = metrics
         self.last = 0
 
     def _on_training_start(self) -> None:
@@ -196,7 +202,7 @@ class _CheckpointCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.every and self.num_timesteps - self.last >= self.every:
-            save_checkpoint(self.run_dir, self.model)
+            save_checkpoint(self.run_dir, self.model, metrics=self.metrics.state_dict())
             self.last = self.num_timesteps
         return True
 
@@ -243,8 +249,15 @@ def train(
         model = build_model(config, venv)
     config.save(run_dir / CONFIG_FILE)
     model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
-    metrics = MetricsCallback(run_dir / CURVE_FILE, log_every=config.log_every)
-    chain: list[BaseCallback] = [metrics, _CheckpointCallback(run_dir, config.checkpoint_every)]
+    metrics = MetricsCallback(
+        run_dir / CURVE_FILE,
+        log_every=config.log_every,
+        initial_state=load_metrics_state(checkpoint) if checkpoint is not None else None,
+    )
+    chain: list[BaseCallback] = [
+        metrics,
+        _CheckpointCallback(run_dir, config.checkpoint_every, metrics),
+    ]
     if progress:
         label = f"{names.env_slug(config.env_id)} {config.label} s{config.seed}"
         chain.append(RichProgressCallback(config.steps, metrics, label=label))
@@ -257,7 +270,7 @@ def train(
     if remaining > 0:
         model.learn(remaining, callback=CallbackList(chain), reset_num_timesteps=checkpoint is None)
     wall = time.perf_counter() - start
-    save_checkpoint(run_dir, model)
+    save_checkpoint(run_dir, model, metrics=metrics.state_dict())
     model.save(run_dir / "final_model.zip")
     summary = {
         "env_id": config.env_id,

@@ -1,4 +1,4 @@
-"""Count-based novelty bonus 1/sqrt(n(key)), episodic or global."""
+"""Count-based novelty bonus 1/sqrt(n(key)): global, episodic, or first visits only."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import numpy as np
 from densegym.rewards.core import LearnedShaper, Transition
 from densegym.rewards.intrinsic.schedule import CoefSchedule
 
-_MODES = ("global", "episodic")
+_MODES = ("global", "episodic", "first_visit")
+_EPISODIC_MODES = ("episodic", "first_visit")
 
 
 def default_state_key(obs: Any) -> Hashable:
@@ -44,7 +45,12 @@ class CountBonus(LearnedShaper):
 
     Args:
         env: environment to wrap.
-        mode: ``"global"`` counts across the whole run, ``"episodic"`` resets every episode.
+        mode: ``"global"`` counts across the whole run, ``"episodic"`` resets every episode,
+            ``"first_visit"`` counts per episode but pays 1 only on a key's first visit in
+            the episode (NovelD's gate alone). Its episode total is ``coef`` times the
+            number of distinct keys reached, so a small ``coef`` keeps it below the task's
+            reward: a bonus that keeps paying for revisits can outweigh the goal, and an
+            agent then learns to wander instead of ending the episode.
         key: ``"env"`` (the env's own ``state_key``) or ``"observation"`` (raw bytes).
         online: count every state seen (else only states passed to :meth:`update`).
         coef: weight of the bonus; the default 0.01 keeps an episode's bonus around or below
@@ -98,21 +104,27 @@ class CountBonus(LearnedShaper):
 
     def on_reset(self, obs: Any, info: dict[str, Any]) -> None:
         """Clear episodic counts and count the initial state."""
-        if self.mode == "episodic":
+        if self.mode in _EPISODIC_MODES:
             self.counts.clear()
-        if self.learning or self.mode == "episodic":
+        if self.learning or self.mode in _EPISODIC_MODES:
             self.counts[self.state_key(obs)] += 1
 
     def reward_term(self, transition: Transition) -> float:
-        """Return ``1/sqrt(n(s′))`` after counting s′ (episodic counts always count)."""
+        """Return ``1/sqrt(n(s′))`` after counting s′ (episodic counts always count).
+
+        In ``first_visit`` mode: 1 when s′ is new to the episode, else 0.
+        """
         key = self.state_key(transition.next_obs)
-        if self.learning or self.mode == "episodic":
+        if self.learning or self.mode in _EPISODIC_MODES:
             self.counts[key] += 1
         self.coef = self.schedule(self.steps)
         if not self.frozen:
             self.steps += 1
         # .get, not [key]: a lookup on the defaultdict would insert zero counts while frozen.
-        return 1.0 / np.sqrt(max(self.counts.get(key, 0), 1))
+        visits = max(self.counts.get(key, 0), 1)
+        if self.mode == "first_visit":
+            return 1.0 if visits == 1 else 0.0
+        return 1.0 / np.sqrt(visits)
 
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
         """Count the ``next_obs`` states of a batch (for offline / batched counting)."""

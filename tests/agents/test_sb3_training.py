@@ -109,6 +109,10 @@ def test_cli_train_writes_tensorboard_terms_and_resume_continues(tmp_path, capsy
     assert max(steps) >= 2048 - 256 and min(steps) <= 1024
     curve = np.genfromtxt(f"{run_dir}/curve.csv", delimiter=",", names=True)
     assert np.all(np.diff(curve["timesteps"]) > 0), "curve continues, never restarts at 0"
+    # The success window and episode count travel in the checkpoint: no restart at 1.
+    assert curve["episodes"][0] > 0 and np.all(np.diff(curve["episodes"]) >= 0)
+    saved = json.loads((latest_checkpoint(run_dir) / "metrics.json").read_text())
+    assert saved["total_episodes"] == curve["episodes"][-1] >= 2048 // 100
 
 
 def test_checkpoint_restores_shaper_state(tmp_path):

@@ -186,3 +186,27 @@ def test_coef_decay_anneals_the_bonus_and_survives_a_state_round_trip():
     assert env.steps == 4 and _bonuses(env, [LEFT]) == [0.0]  # frozen: no more steps counted
     with pytest.raises(ValueError, match="count"):
         CountBonus(Corridor(), coef_decay={"kind": "cosine"})
+
+
+def test_first_visit_pays_once_per_key_per_episode():
+    env = CountBonus(Corridor(), coef=1.0, mode="first_visit")
+    env.reset(seed=0)  # cell 0 visited
+    # 0 again, new 1, new 2, back to 1, back to 0
+    assert _bonuses(env, [LEFT, RIGHT, RIGHT, LEFT, LEFT]) == [0.0, 1.0, 1.0, 0.0, 0.0]
+    env.reset()  # a new episode: every cell but the start pays again
+    assert _bonuses(env, [RIGHT, LEFT, RIGHT, RIGHT]) == [1.0, 0.0, 0.0, 1.0]
+
+
+def test_first_visit_episode_total_is_bounded_by_distinct_keys():
+    env = gym.make("densegym/MiniHack-Room-5x5-v0", shaping={**COUNT, "mode": "first_visit"})
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    total, cells = 0.0, {env.unwrapped.agent_position()}
+    for action in rng.integers(0, env.action_space.n, 60):
+        _, _, terminated, truncated, info = env.step(int(action))
+        total += info["reward_terms"]["count"]
+        cells.add(env.unwrapped.agent_position())
+        if terminated or truncated:
+            break
+    assert total == len(cells) - 1  # every cell but the start paid exactly once
+    env.close()
