@@ -36,7 +36,8 @@ def probe(model: Any, env_id: str, episodes: int = 20, seed: int = 10_000) -> di
     """Play ``model`` for ``episodes`` episodes of ``env_id`` and summarise its behaviour.
 
     Args:
-        model: anything with SB3's ``predict(obs, deterministic=False)``.
+        model: anything with SB3's ``predict``; a recurrent policy's state is carried
+            across an episode's steps.
         env_id: a densegym MiniHack id (no shaping: extrinsic reward only).
         episodes: number of episodes.
         seed: seed of the first episode (episode i uses ``seed + i``), away from
@@ -59,8 +60,12 @@ def probe(model: Any, env_id: str, episodes: int = 20, seed: int = 10_000) -> di
     for episode in range(episodes):
         obs, info = env.reset(seed=seed + episode)
         visited, total, steps, seen = set(), 0.0, 0, game.goal_seen()
+        state, start = None, np.ones((1,), dtype=bool)
         while True:
-            action, _ = model.predict(obs, deterministic=False)
+            action, state = model.predict(
+                obs, state=state, episode_start=start, deterministic=False
+            )
+            start = np.zeros((1,), dtype=bool)
             action = int(action)
             actions[action] += 1
             obs, reward, terminated, truncated, info = env.step(action)
@@ -123,15 +128,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a saved SB3 model (.zip)")
     parser.add_argument("--env", required=True, help="densegym MiniHack env id")
-    parser.add_argument("--algo", default="ppo", choices=("ppo", "a2c", "dqn"))
+    parser.add_argument("--algo", default="ppo", choices=("ppo", "a2c", "dqn", "recurrent_ppo"))
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=10_000)
     parser.add_argument("--out", default="", help="JSON file to write ('' to skip)")
     args = parser.parse_args(argv)
-    from stable_baselines3 import A2C, DQN, PPO
+    from densegym.agents.sb3.training import ALGORITHMS
 
-    algo = {"ppo": PPO, "a2c": A2C, "dqn": DQN}[args.algo]
-    model = algo.load(args.model, device="cpu")
+    model = ALGORITHMS[args.algo].load(args.model, device="cpu")
     result = probe(model, args.env, args.episodes, args.seed)
     result["model"] = str(args.model)
     print(markdown(result))

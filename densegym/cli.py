@@ -266,7 +266,12 @@ def _cmd_design_reward(args: argparse.Namespace) -> int:
 
 def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> None:
     parser.add_argument("--env", help="registered env id, e.g. densegym/MiniHack-Room-5x5-v0")
-    parser.add_argument("--algo", default="ppo", choices=["ppo", "a2c", "dqn"])
+    parser.add_argument(
+        "--algo",
+        default="ppo",
+        choices=["ppo", "a2c", "dqn", "recurrent_ppo"],
+        help="recurrent_ppo: sb3-contrib's PPO with an LSTM policy (memory across steps)",
+    )
     parser.add_argument("--steps", type=int, default=steps_default, help="total env steps")
     parser.add_argument("--n-envs", type=int, default=8, help="parallel sub-envs per run")
     parser.add_argument("--seed", type=int, default=0)

@@ -15,8 +15,19 @@ class _Always:
     def __init__(self, action: int):
         self.action = action
 
-    def predict(self, obs, deterministic=False):
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
         return self.action, None
+
+
+class _StepCounter:
+    """A 'recurrent' policy whose state counts the episode's steps; records what it got."""
+
+    def __init__(self):
+        self.seen: list[tuple[int | None, bool]] = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        self.seen.append((state, bool(episode_start[0])))
+        return 0, (0 if episode_start[0] else state + 1)
 
 
 def test_probe_sees_a_collapsed_policy(load_benchmark):
@@ -28,6 +39,16 @@ def test_probe_sees_a_collapsed_policy(load_benchmark):
     assert result["mean_cells"] == 1.0 and result["success_rate"] == 0.0
     assert result["mean_length"] == 1000  # the registered time limit
     assert sum(result["outcomes"].values()) == 2 and result["outcomes"]["reached"] == 0
+
+
+def test_probe_carries_a_recurrent_state_within_episodes(load_benchmark):
+    probe = load_benchmark("minihack_policy_probe")
+    policy = _StepCounter()
+    probe.probe(policy, "densegym/MiniHack-Room-5x5-v0", episodes=2)
+    starts = [i for i, (_, start) in enumerate(policy.seen) if start]
+    assert starts == [0, 100]  # flagged at each episode's first step only
+    assert policy.seen[100][0] is None  # and the state starts afresh
+    assert [state for state, _ in policy.seen[1:4]] == [0, 1, 2]
 
 
 def test_probe_separates_reached_from_seen_on_room_5x5(load_benchmark):

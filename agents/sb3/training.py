@@ -10,6 +10,7 @@ from typing import Any
 
 import gymnasium as gym
 import torch
+from sb3_contrib import RecurrentPPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
@@ -29,7 +30,14 @@ from densegym.agents.sb3.checkpoints import (
 from densegym.agents.sb3.extractors import MiniHackExtractor
 from densegym.rewards import normalize_spec, shaping_label
 
-ALGORITHMS: dict[str, type[BaseAlgorithm]] = {"ppo": PPO, "a2c": A2C, "dqn": DQN}
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
+    "ppo": PPO,
+    "a2c": A2C,
+    "dqn": DQN,
+    "recurrent_ppo": RecurrentPPO,
+}
+#: Algorithms whose policy carries an LSTM state across an episode's steps.
+RECURRENT = frozenset({"recurrent_ppo"})
 CONFIG_FILE = "config.json"
 SUMMARY_FILE = "summary.json"
 CURVE_FILE = "curve.csv"
@@ -115,7 +123,7 @@ def default_hyperparams(env_id: str, algo: str, observation_space: gym.Space) ->
         isinstance(observation_space, gym.spaces.Dict) and "glyphs" in observation_space.spaces
     )
     params: dict[str, Any]
-    if algo == "ppo":
+    if algo in ("ppo", "recurrent_ppo"):
         params = {
             "n_steps": 128,
             "batch_size": 256,
@@ -148,6 +156,12 @@ def default_hyperparams(env_id: str, algo: str, observation_space: gym.Space) ->
     if minihack:
         arch = [64, 64] if algo == "dqn" else {"pi": [64], "vf": [64]}
         params["policy_kwargs"] = {"features_extractor_class": MiniHackExtractor, "net_arch": arch}
+    if algo in RECURRENT:
+        # One LSTM shared by actor and critic: half the cost of sb3-contrib's default
+        # (a second LSTM for the critic), which matters on a 2-core CPU.
+        params.setdefault("policy_kwargs", {}).update(
+            lstm_hidden_size=128, shared_lstm=True, enable_critic_lstm=False
+        )
     return params
 
 
@@ -170,8 +184,11 @@ def make_env(config: RunConfig) -> VecEnv:
     return venv
 
 
-def _policy_name(space: gym.Space) -> str:
-    return "MultiInputPolicy" if isinstance(space, gym.spaces.Dict) else "MlpPolicy"
+def _policy_name(space: gym.Space, algo: str) -> str:
+    recurrent = "Lstm" if algo in RECURRENT else ""
+    if isinstance(space, gym.spaces.Dict):
+        return f"MultiInput{recurrent}Policy"
+    return f"Mlp{recurrent}Policy"
 
 
 def build_model(config: RunConfig, venv: VecEnv) -> BaseAlgorithm:
@@ -180,7 +197,7 @@ def build_model(config: RunConfig, venv: VecEnv) -> BaseAlgorithm:
     params.update(config.hyperparams)
     algo_cls = ALGORITHMS[config.algo]
     return algo_cls(
-        _policy_name(venv.observation_space),
+        _policy_name(venv.observation_space, config.algo),
         venv,
         seed=config.seed,
         device=config.device,

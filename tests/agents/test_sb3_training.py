@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from sb3_contrib import RecurrentPPO
 from stable_baselines3 import PPO
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -307,3 +308,26 @@ def test_eval_of_a_run_rebuilds_its_env_kwargs(tmp_path, capsys):
     assert cli_main(["eval", "--run", str(config.run_dir), "--episodes", "3"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["env_id"] == "densegym/Arithmetic-v0" and result["episodes"] == 3
+
+
+def test_recurrent_ppo_trains_with_batched_e3b_resumes_and_evaluates(tmp_path, capsys):
+    config = RunConfig(
+        "densegym/MiniHack-Room-5x5-v0",
+        algo="recurrent_ppo",
+        batched_shaping="e3b",
+        steps=1024,
+        n_envs=4,
+        logdir=str(tmp_path),
+        checkpoint_every=512,
+        log_every=256,
+    )
+    summary = train(config, progress=False)
+    scalars = _scalars(summary["run_dir"])
+    assert "reward/e3b" in scalars and "shaping/e3b_loss" in scalars
+    model = RecurrentPPO.load(latest_checkpoint(config.run_dir) / "model.zip")
+    assert model.policy.lstm_actor.hidden_size == 128 and model.policy.shared_lstm
+    assert resume_run(config.run_dir, steps=1536, progress=False)["timesteps"] == 1536
+    # The LSTM policy is evaluated episode by episode with its state carried across steps.
+    assert cli_main(["eval", "--run", summary["run_dir"], "--episodes", "2"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["episodes"] == 2 and 2 <= result["env_steps"] <= 200
