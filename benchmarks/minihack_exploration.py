@@ -49,6 +49,7 @@ README = HERE / "README.md"
 SECTION = "## MiniHack exploration (issue 3)"
 TASKS = ("Corridor-R3", "KeyRoom-S5", "River")  # chosen by screening, see README
 SHAPINGS = ("none", "count", "rnd", "icm", "e3b", "noveld", "global_episodic")
+ALGO_TITLES = {"ppo": "PPO", "recurrent_ppo": "Recurrent PPO (one shared 128-unit LSTM)"}
 PER_ENV = {"none", "count"}  # everything else runs batched unless --per-env
 THRESHOLDS = (0.5, 0.9)
 MIN_EPISODES = 10  # episodes in a success window before a threshold counts
@@ -319,7 +320,8 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
         )
     return "\n".join(
         [
-            "PPO (densegym's MiniHack defaults: 8 sub-envs, n_steps 128, 1 torch thread) with "
+            f"{ALGO_TITLES[results.get('algo', 'ppo')]} (densegym's MiniHack defaults: 8 "
+            "sub-envs, n_steps 128, 1 torch thread) with "
             "each bonus at its default coefficient; `count` per env, the learned bonuses in "
             "their batched VecEnv form (`batched_shaping`). Final success = mean success over "
             "the last 30 episodes, averaged over seeds; steps to 50/90 % = first log point "
@@ -345,6 +347,21 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
     )
 
 
+def variant(full_map: bool, algo: str) -> tuple[str, str]:
+    """Folder/results suffix and README heading of a benchmark variant.
+
+    Example:
+        >>> variant(False, "ppo")
+        ('', '## MiniHack exploration (issue 3)')
+        >>> variant(True, "recurrent_ppo")
+        ('_recurrent_full_map', '## MiniHack exploration (issue 3) — recurrent PPO — full map')
+    """
+    parts = [("recurrent", "recurrent PPO")] if algo == "recurrent_ppo" else []
+    parts += [("full_map", "full map")] if full_map else []
+    suffix = "".join(f"_{key}" for key, _ in parts)
+    return suffix, SECTION + "".join(f" — {title}" for _, title in parts)
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--tasks", default=",".join(TASKS), help="MiniHack task names")
@@ -360,7 +377,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--logdir",
         default="",
-        help="run folders (default runs/minihack_exploration, or …_full_map with --full-map)",
+        help="run folders (default runs/minihack_exploration, plus _recurrent and/or "
+        "_full_map for those variants)",
+    )
+    parser.add_argument(
+        "--algo",
+        default="ppo",
+        choices=("ppo", "recurrent_ppo"),
+        help="recurrent_ppo: an LSTM policy (sb3-contrib); its runs, results JSON and README "
+        "section are kept apart",
     )
     parser.add_argument(
         "--full-map",
@@ -387,7 +412,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="report unfinished runs at the step they reached (marked by their steps)",
     )
     args = parser.parse_args(argv)
-    suffix = "_full_map" if args.full_map else ""
+    suffix, _ = variant(args.full_map, args.algo)
     args.logdir = args.logdir or f"runs/minihack_exploration{suffix}"
     if args.results is None:
         args.results = str(RESULTS.with_name(f"{RESULTS.stem}{suffix}.json"))
@@ -410,6 +435,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         log_every=args.log_every,
         checkpoint_every=args.checkpoint_every,
         env_kwargs={"full_map": True} if args.full_map else {},
+        algo=args.algo,
     )
     rows = plan(tasks, shapings, list(range(args.seeds)), base, args.per_env)
     start = time.perf_counter()
@@ -434,12 +460,14 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         + ([f"--shapings {','.join(shapings)}"] if shapings != list(SHAPINGS) else [])
         + (["--per-env"] if args.per_env else [])
         + (["--full-map"] if args.full_map else [])
+        + ([f"--algo {args.algo}"] if args.algo != "ppo" else [])
         + ([f"--speed-steps {args.speed_steps}"] if args.speed_steps else [])
     )
     results = {
         "command": command,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "date": date.today().isoformat(),
+        "algo": args.algo,
         "budget_steps": args.steps,
         "seeds": args.seeds,
         "tasks": tasks,
@@ -465,7 +493,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for task, plot in plots.items():  # the curves go with the results, under git
             shutil.copyfile(plot, results_path.with_name(f"{results_path.stem}_{task}.png"))
     if args.readme and len(summary):
-        heading = f"{SECTION} — full map" if args.full_map else SECTION
+        _, heading = variant(args.full_map, args.algo)
         replace_section(Path(args.readme), section_body(results, summary), heading)
     return results
 

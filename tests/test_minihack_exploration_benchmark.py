@@ -89,3 +89,25 @@ def test_full_map_runs_are_kept_apart(tmp_path, load_benchmark):
     assert config["env_kwargs"] == {"full_map": True}
     text = readme.read_text()
     assert "crop-only text" in text and f"{bench.SECTION} — full map" in text
+
+
+def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
+    bench = load_benchmark("minihack_exploration")
+    recurrent = bench.parse_args(["--algo", "recurrent_ppo"])
+    assert recurrent.logdir == "runs/minihack_exploration_recurrent"
+    assert recurrent.results.endswith("minihack_exploration_recurrent.json")
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# b\n\n{bench.SECTION}\n\nfeed-forward text\n")
+    logdir = tmp_path / "runs"
+    argv = [
+        "--algo", "recurrent_ppo", "--steps", "256", "--seeds", "1", "--tasks", "Room-5x5",
+        "--shapings", "none", "--n-envs", "2", "--log-every", "128", "--workers", "1",
+        "--logdir", str(logdir), "--results", "", "--readme", str(readme),
+    ]  # fmt: skip
+    results = bench.main(argv)
+    assert "--algo recurrent_ppo" in results["command"] and results["algo"] == "recurrent_ppo"
+    run = logdir / "MiniHack-Room-5x5-v0/none/recurrent_ppo-seed0"
+    assert json.loads((run / "config.json").read_text())["algo"] == "recurrent_ppo"
+    text = readme.read_text()
+    assert "feed-forward text" in text and f"{bench.SECTION} — recurrent PPO" in text
+    assert "Recurrent PPO (one shared 128-unit LSTM)" in text
