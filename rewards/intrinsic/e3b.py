@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -88,9 +89,16 @@ class E3BModule(TorchIntrinsicModule):
         batch_size: int,
         epochs: int,
         seed: int,
+        obs_keys: Sequence[str] | None = None,
     ):
         super().__init__(
-            observation_space, action_space, lr=lr, batch_size=batch_size, epochs=epochs, seed=seed
+            observation_space,
+            action_space,
+            lr=lr,
+            batch_size=batch_size,
+            epochs=epochs,
+            seed=seed,
+            obs_keys=obs_keys,
         )
         if not (isinstance(ridge, (int, float)) and math.isfinite(ridge) and ridge > 0):
             raise ValueError(f"ridge must be a positive number, got {ridge!r}")
@@ -172,6 +180,8 @@ class E3BBonus(IntrinsicShaper):
         batch_size: minibatch size.
         epochs: passes over each batch of logged transitions.
         seed: seeds the networks and minibatch order.
+        obs_keys: the Dict observation leaves the networks see (default: all), e.g.
+            ``["glyphs", "blstats"]`` to leave out MiniHack's ``map`` leaf.
         update_every, coef_decay, online, coef, normalize, clip, name: see
             :class:`~densegym.rewards.intrinsic.shaper.IntrinsicShaper`.
 
@@ -199,6 +209,7 @@ class E3BBonus(IntrinsicShaper):
         batch_size: int = 256,
         epochs: int = 1,
         seed: int = 0,
+        obs_keys: list[str] | None = None,
         update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,

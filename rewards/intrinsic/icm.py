@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -60,6 +61,7 @@ class ICMModule(TorchIntrinsicModule):
         epochs: int,
         normalize_bonus: bool,
         seed: int,
+        obs_keys: Sequence[str] | None = None,
     ):
         super().__init__(
             observation_space,
@@ -69,6 +71,7 @@ class ICMModule(TorchIntrinsicModule):
             epochs=epochs,
             seed=seed,
             normalize_bonus=normalize_bonus,
+            obs_keys=obs_keys,
         )
         if not 0.0 <= forward_weight <= 1.0:
             raise ValueError(f"forward_weight must be in [0, 1], got {forward_weight!r}")
@@ -131,6 +134,8 @@ class ICMBonus(IntrinsicShaper):
         epochs: passes over each batch of logged transitions.
         normalize_bonus: divide by the running RMS of the raw forward error.
         seed: seeds the networks and minibatch order.
+        obs_keys: the Dict observation leaves the networks see (default: all), e.g.
+            ``["glyphs", "blstats"]`` to leave out MiniHack's ``map`` leaf.
         update_every, coef_decay, online, coef, normalize, clip, name: see
             :class:`~densegym.rewards.intrinsic.shaper.IntrinsicShaper`.
 
@@ -158,6 +163,7 @@ class ICMBonus(IntrinsicShaper):
         epochs: int = 1,
         normalize_bonus: bool = True,
         seed: int = 0,
+        obs_keys: list[str] | None = None,
         update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,

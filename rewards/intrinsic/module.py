@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -122,6 +123,7 @@ class TorchIntrinsicModule(IntrinsicModule):
         normalize_bonus: divide the bonus by the running RMS of the raw bonus, whose
             statistics start from random samples of the spaces and are updated from
             the training batches.
+        obs_keys: the Dict observation leaves the networks see (default: all).
 
     Example:
         >>> from gymnasium import spaces
@@ -147,6 +149,7 @@ class TorchIntrinsicModule(IntrinsicModule):
         epochs: int,
         seed: int,
         normalize_bonus: bool = False,
+        obs_keys: Sequence[str] | None = None,
     ):
         super().__init__(observation_space, action_space)
         if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0):
@@ -163,7 +166,7 @@ class TorchIntrinsicModule(IntrinsicModule):
         self.generator = torch.Generator().manual_seed(seed)
         self.rng = np.random.default_rng(seed)
         self.bonus_stats = RunningMeanStd()
-        self.prepare = ObsPreprocessor(observation_space)
+        self.prepare = ObsPreprocessor(observation_space, keys=obs_keys)
         self.nets = nn.ModuleDict()
         self.codec: ActionCodec | None = None
         self.optimizer: torch.optim.Optimizer | None = None

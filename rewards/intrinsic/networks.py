@@ -11,6 +11,7 @@ parts are concatenated and mixed by a small MLP.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -110,9 +111,12 @@ class ObsPreprocessor:
 
     Args:
         space: Box, Discrete, MultiBinary or MultiDiscrete, or a Dict of those.
+        keys: the Dict leaves to encode (default: all); other leaves are ignored, e.g.
+            MiniHack's whole-map leaf ``map`` when the crop and blstats suffice.
 
     Raises:
-        ValueError: an unsupported space (Text, Tuple, Graph, ...).
+        ValueError: an unsupported space (Text, Tuple, Graph, ...), or ``keys`` that are
+            not leaves of a Dict space.
 
     Example:
         >>> from gymnasium import spaces
@@ -122,9 +126,20 @@ class ObsPreprocessor:
         ([[0.0, 1.0], [0.0, 0.0]], [True, False])
     """
 
-    def __init__(self, space: spaces.Space):
+    def __init__(self, space: spaces.Space, keys: Sequence[str] | None = None):
         is_dict = isinstance(space, spaces.Dict)
         leaves = dict(space.spaces) if is_dict else {"": space}
+        if keys is not None:
+            keys = [keys] if isinstance(keys, str) else list(keys)
+            if not is_dict:
+                raise ValueError(f"obs_keys={keys!r} needs a Dict observation space, got {space}")
+            missing = sorted(set(keys) - set(leaves))
+            if missing or not keys:
+                raise ValueError(
+                    f"obs_keys must name some of the observation's leaves {sorted(leaves)}; "
+                    f"got {keys!r}"
+                )
+            leaves = {key: leaves[key] for key in keys}
         self.is_dict = is_dict
         self.leaves = [_Leaf(key, leaves[key], is_dict) for key in sorted(leaves)]
 

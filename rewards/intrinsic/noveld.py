@@ -102,7 +102,7 @@ class NovelDBonus(IntrinsicShaper):
         alpha: α in ``max(n(s′) − α·n(s), 0)``.
         key: first-visit key: ``"env"`` (the env's ``state_key``, e.g. MiniHack's
             position) or ``"observation"`` (a digest of the observation bytes).
-        feature_dim, hidden_dim, lr, batch_size, epochs, normalize_bonus, seed: the
+        feature_dim, hidden_dim, lr, batch_size, epochs, normalize_bonus, seed, obs_keys: the
             RND novelty's settings, see :class:`~densegym.rewards.intrinsic.rnd.RNDBonus`.
         update_every, coef_decay, online, coef, normalize, clip, name: see
             :class:`~densegym.rewards.intrinsic.shaper.IntrinsicShaper`.
@@ -132,6 +132,7 @@ class NovelDBonus(IntrinsicShaper):
         epochs: int = 1,
         normalize_bonus: bool = True,
         seed: int = 0,
+        obs_keys: list[str] | None = None,
         update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -58,6 +59,7 @@ class RNDModule(TorchIntrinsicModule):
         epochs: int,
         normalize_bonus: bool,
         seed: int,
+        obs_keys: Sequence[str] | None = None,
     ):
         super().__init__(
             observation_space,
@@ -67,6 +69,7 @@ class RNDModule(TorchIntrinsicModule):
             epochs=epochs,
             seed=seed,
             normalize_bonus=normalize_bonus,
+            obs_keys=obs_keys,
         )
         self.nets["target"] = ObsEncoder(self.prepare, feature_dim, hidden_dim)
         self.nets["predictor"] = ObsEncoder(self.prepare, feature_dim, hidden_dim)
@@ -104,6 +107,8 @@ class RNDBonus(IntrinsicShaper):
         epochs: passes over each batch of logged transitions.
         normalize_bonus: divide by the running RMS of the raw prediction error.
         seed: seeds both networks and minibatch order.
+        obs_keys: the Dict observation leaves the networks see (default: all), e.g.
+            ``["glyphs", "blstats"]`` to leave out MiniHack's ``map`` leaf.
         update_every, coef_decay, online, coef, normalize, clip, name: see
             :class:`~densegym.rewards.intrinsic.shaper.IntrinsicShaper`.
 
@@ -130,6 +135,7 @@ class RNDBonus(IntrinsicShaper):
         epochs: int = 1,
         normalize_bonus: bool = True,
         seed: int = 0,
+        obs_keys: list[str] | None = None,
         update_every: int = 64,
         coef_decay: dict[str, Any] | None = None,
         online: bool = True,

@@ -277,7 +277,8 @@ def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
 
 
 def test_full_map_runs_train_with_count_and_batched_e3b(tmp_path):
-    for shaping, batched in (("count", None), (None, "e3b")):
+    leaves = {"id": "e3b", "obs_keys": ["blstats", "glyphs"]}  # the bonus ignores the map
+    for shaping, batched in (("count", None), (None, "e3b"), (None, leaves)):
         config = RunConfig(
             "densegym/MiniHack-Room-5x5-v0",
             shaping=shaping,

@@ -286,3 +286,31 @@ def test_normalised_bonuses_are_of_order_one_from_the_first_step(name, env_id):
     env.reset(seed=0)
     first = _run(env, _actions(env, 10), name)  # before any training batch
     assert 0.05 < float(np.median(first)) < 20
+
+
+def _fresh_bonus(module, obs, action, next_obs) -> float:
+    """The module's bonus for one transition, from a fresh episode's state."""
+    batch = lambda o: {k: v[None] for k, v in o.items()}  # noqa: E731
+    episodic = module.new_episodic(1)
+    module.reset_episodic(episodic, np.array([0]), batch(obs))
+    return float(module.bonus(batch(obs), np.array([action]), batch(next_obs), episodic)[0])
+
+
+@pytest.mark.parametrize("name", ["rnd", "icm", "e3b", "noveld"])
+def test_obs_keys_limit_what_the_networks_see(name):
+    keys = ["blstats", "glyphs"]
+    only = gym.make(ROOM, full_map=True, shaping={"id": name, "obs_keys": keys})
+    every = gym.make(ROOM, full_map=True, shaping={"id": name})
+    obs, _ = only.reset(seed=0)
+    next_obs = only.step(1)[0]
+    other_map = {**next_obs, "map": np.full_like(next_obs["map"], 2359.0)}
+    for env, blind in ((only, True), (every, False)):
+        module = _shaper(env).module
+        prepare = module.rnd.prepare if name == "noveld" else module.prepare
+        assert sorted(leaf.key for leaf in prepare.leaves) == (keys if blind else [*keys, "map"])
+        same = _fresh_bonus(module, obs, 1, next_obs) == _fresh_bonus(module, obs, 1, other_map)
+        assert same is blind, (name, blind)
+    with pytest.raises(ValueError, match="obs_keys.*blstats.*glyphs.*map"):
+        gym.make(ROOM, full_map=True, shaping={"id": name, "obs_keys": ["crop"]})
+    with pytest.raises(ValueError, match="Dict observation"):
+        gym.make(MOUNTAIN_CAR, shaping={"id": name, "obs_keys": ["glyphs"]})
