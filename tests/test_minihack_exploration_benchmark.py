@@ -67,6 +67,15 @@ def test_steps_to_threshold_and_reach_text(load_benchmark):
     assert bench._reach(pd.Series([2000.0, None])) == "2k (1/2 seeds)"
 
 
+def _tiny_run(logdir, readme) -> list[str]:
+    """Arguments of a 256-step, one-seed Room-5x5 benchmark run writing only ``readme``."""
+    return [
+        "--steps", "256", "--seeds", "1", "--tasks", "Room-5x5", "--n-envs", "2",
+        "--log-every", "128", "--workers", "1", "--logdir", str(logdir), "--results", "",
+        "--readme", str(readme),
+    ]  # fmt: skip
+
+
 def test_full_map_runs_are_kept_apart(tmp_path, load_benchmark):
     bench = load_benchmark("minihack_exploration")
     plain = bench.parse_args([])
@@ -78,12 +87,7 @@ def test_full_map_runs_are_kept_apart(tmp_path, load_benchmark):
     readme = tmp_path / "README.md"
     readme.write_text(f"# b\n\n{bench.SECTION}\n\ncrop-only text\n")
     logdir = tmp_path / "runs"
-    argv = [
-        "--full-map", "--steps", "256", "--seeds", "1", "--tasks", "Room-5x5", "--shapings",
-        "count", "--n-envs", "2", "--log-every", "128", "--workers", "1",
-        "--logdir", str(logdir), "--results", "", "--readme", str(readme),
-    ]  # fmt: skip
-    results = bench.main(argv)
+    results = bench.main(["--full-map", "--shapings", "count", *_tiny_run(logdir, readme)])
     assert "--full-map" in results["command"]
     config = json.loads((logdir / "MiniHack-Room-5x5-v0/count/ppo-seed0/config.json").read_text())
     assert config["env_kwargs"] == {"full_map": True}
@@ -99,11 +103,7 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     readme = tmp_path / "README.md"
     readme.write_text(f"# b\n\n{bench.SECTION}\n\nfeed-forward text\n")
     logdir = tmp_path / "runs"
-    argv = [
-        "--algo", "recurrent_ppo", "--steps", "256", "--seeds", "1", "--tasks", "Room-5x5",
-        "--shapings", "none", "--n-envs", "2", "--log-every", "128", "--workers", "1",
-        "--logdir", str(logdir), "--results", "", "--readme", str(readme),
-    ]  # fmt: skip
+    argv = ["--algo", "recurrent_ppo", "--shapings", "none", *_tiny_run(logdir, readme)]
     results = bench.main(argv)
     assert "--algo recurrent_ppo" in results["command"] and results["algo"] == "recurrent_ppo"
     run = logdir / "MiniHack-Room-5x5-v0/none/recurrent_ppo-seed0"

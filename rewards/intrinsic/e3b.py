@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -61,7 +60,7 @@ class E3BModule(TorchIntrinsicModule):
         feature_dim: size of φ (the covariance is ``feature_dim²``).
         hidden_dim: hidden width.
         ridge: λ, the covariance's initial diagonal.
-        lr, batch_size, epochs, seed: see
+        **training: lr, batch_size, epochs, seed, normalize_bonus, obs_keys: see
             :class:`~densegym.rewards.intrinsic.module.TorchIntrinsicModule`.
 
     Example:
@@ -85,21 +84,9 @@ class E3BModule(TorchIntrinsicModule):
         feature_dim: int,
         hidden_dim: int,
         ridge: float,
-        lr: float,
-        batch_size: int,
-        epochs: int,
-        seed: int,
-        obs_keys: Sequence[str] | None = None,
+        **training: Any,
     ):
-        super().__init__(
-            observation_space,
-            action_space,
-            lr=lr,
-            batch_size=batch_size,
-            epochs=epochs,
-            seed=seed,
-            obs_keys=obs_keys,
-        )
+        super().__init__(observation_space, action_space, **training)
         if not (isinstance(ridge, (int, float)) and math.isfinite(ridge) and ridge > 0):
             raise ValueError(f"ridge must be a positive number, got {ridge!r}")
         self.ridge = float(ridge)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -35,7 +34,7 @@ class ICMModule(TorchIntrinsicModule):
         feature_dim: size of φ.
         hidden_dim: hidden width.
         forward_weight: β in ``(1 − β)·inverse + β·forward``.
-        lr, batch_size, epochs, seed, normalize_bonus: see
+        **training: lr, batch_size, epochs, seed, normalize_bonus, obs_keys: see
             :class:`~densegym.rewards.intrinsic.module.TorchIntrinsicModule`.
 
     Example:
@@ -56,23 +55,9 @@ class ICMModule(TorchIntrinsicModule):
         feature_dim: int,
         hidden_dim: int,
         forward_weight: float,
-        lr: float,
-        batch_size: int,
-        epochs: int,
-        normalize_bonus: bool,
-        seed: int,
-        obs_keys: Sequence[str] | None = None,
+        **training: Any,
     ):
-        super().__init__(
-            observation_space,
-            action_space,
-            lr=lr,
-            batch_size=batch_size,
-            epochs=epochs,
-            seed=seed,
-            normalize_bonus=normalize_bonus,
-            obs_keys=obs_keys,
-        )
+        super().__init__(observation_space, action_space, **training)
         if not 0.0 <= forward_weight <= 1.0:
             raise ValueError(f"forward_weight must be in [0, 1], got {forward_weight!r}")
         self.forward_weight = float(forward_weight)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
@@ -28,7 +27,7 @@ class RNDModule(TorchIntrinsicModule):
         action_space: the environment's action space (unused).
         feature_dim: output size of both nets.
         hidden_dim: hidden width.
-        lr, batch_size, epochs, seed, normalize_bonus: see
+        **training: lr, batch_size, epochs, seed, normalize_bonus, obs_keys: see
             :class:`~densegym.rewards.intrinsic.module.TorchIntrinsicModule`.
 
     Example:
@@ -54,23 +53,9 @@ class RNDModule(TorchIntrinsicModule):
         *,
         feature_dim: int,
         hidden_dim: int,
-        lr: float,
-        batch_size: int,
-        epochs: int,
-        normalize_bonus: bool,
-        seed: int,
-        obs_keys: Sequence[str] | None = None,
+        **training: Any,
     ):
-        super().__init__(
-            observation_space,
-            action_space,
-            lr=lr,
-            batch_size=batch_size,
-            epochs=epochs,
-            seed=seed,
-            normalize_bonus=normalize_bonus,
-            obs_keys=obs_keys,
-        )
+        super().__init__(observation_space, action_space, **training)
         self.nets["target"] = ObsEncoder(self.prepare, feature_dim, hidden_dim)
         self.nets["predictor"] = ObsEncoder(self.prepare, feature_dim, hidden_dim)
         self._setup(fixed=("target",))

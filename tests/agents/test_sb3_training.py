@@ -247,9 +247,11 @@ def test_cli_compare_and_eval_end_to_end(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["env_steps"] == 400
 
 
-def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
-    config = RunConfig(
+def _batched_e3b_run(tmp_path, algo: str = "ppo") -> RunConfig:
+    """1,024 steps of Room-5x5 with batched e3b, a checkpoint every 512."""
+    return RunConfig(
         "densegym/MiniHack-Room-5x5-v0",
+        algo=algo,
         batched_shaping="e3b",
         steps=1024,
         n_envs=4,
@@ -257,6 +259,10 @@ def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
         checkpoint_every=512,
         log_every=256,
     )
+
+
+def test_batched_intrinsic_shaping_trains_checkpoints_and_resumes(tmp_path):
+    config = _batched_e3b_run(tmp_path)
     summary = train(config, progress=False)
     assert summary["shaping"] == "batched-e3b"
     scalars = _scalars(summary["run_dir"])
@@ -312,16 +318,7 @@ def test_eval_of_a_run_rebuilds_its_env_kwargs(tmp_path, capsys):
 
 
 def test_recurrent_ppo_trains_with_batched_e3b_resumes_and_evaluates(tmp_path, capsys):
-    config = RunConfig(
-        "densegym/MiniHack-Room-5x5-v0",
-        algo="recurrent_ppo",
-        batched_shaping="e3b",
-        steps=1024,
-        n_envs=4,
-        logdir=str(tmp_path),
-        checkpoint_every=512,
-        log_every=256,
-    )
+    config = _batched_e3b_run(tmp_path, algo="recurrent_ppo")
     summary = train(config, progress=False)
     scalars = _scalars(summary["run_dir"])
     assert "reward/e3b" in scalars and "shaping/e3b_loss" in scalars
