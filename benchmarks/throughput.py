@@ -4,7 +4,7 @@ Raw = the same task in its own library (gymnasium's MountainCar-v0, MiniHack's o
 env with the same observation keys), both made with ``gym.make``. Shaped = densegym's
 id through ``gym.make(..., shaping=X)``. Rounds are interleaved and the median is
 reported, because this machine is noisy. Also SB3 PPO env-steps/s with and without
-``count`` on a MiniHack task.
+``count`` on a MiniHack task, and recurrent PPO's (one LSTM) against plain PPO's.
 
     python benchmarks/throughput.py            # full run (~3 min)
     python benchmarks/throughput.py --quick    # smoke run
@@ -83,21 +83,25 @@ def env_throughput(name: str, steps: int, rounds: int) -> dict[str, float]:
 
 
 def ppo_throughput(steps: int) -> dict[str, float]:
+    """SB3 env-steps/s: PPO unshaped and with ``count``, and recurrent PPO unshaped."""
     from densegym.agents.sb3.training import RunConfig, train
 
     out = {}
     with tempfile.TemporaryDirectory() as logdir:
-        for shaping in (None, "count"):
+        for algo, shaping in (("ppo", None), ("ppo", "count"), ("recurrent_ppo", None)):
             config = RunConfig(
                 f"densegym/MiniHack-{MINIHACK_TASK}-v0",
+                algo=algo,
                 shaping=shaping,
                 steps=steps,
                 n_envs=8,
                 logdir=logdir,
             )
             summary = train(config, progress=False)
-            out[f"ppo_{shaping or 'none'}_env_steps_per_s"] = summary["env_steps_per_s"]
-    out["ppo_count_over_none"] = out["ppo_count_env_steps_per_s"] / out["ppo_none_env_steps_per_s"]
+            out[f"{algo}_{shaping or 'none'}_env_steps_per_s"] = summary["env_steps_per_s"]
+    none = out["ppo_none_env_steps_per_s"]
+    out["ppo_count_over_none"] = out["ppo_count_env_steps_per_s"] / none
+    out["recurrent_over_ppo"] = out["recurrent_ppo_none_env_steps_per_s"] / none
     return out
 
 
