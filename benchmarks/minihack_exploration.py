@@ -287,16 +287,26 @@ def markdown_table(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def _section_pattern(heading: str) -> re.Pattern[str]:
+    return re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
+
+
 def replace_section(readme: Path, body: str, heading: str = SECTION) -> None:
-    """Replace (or append) this benchmark's section of a README, leaving the rest alone."""
+    """Replace (or add) this benchmark's section of a README, leaving the rest alone.
+
+    A new variant section (e.g. "— recurrent PPO") goes right after the main section
+    when there is one, so the variants stay together; any other new section is appended.
+    """
     text = readme.read_text() if readme.exists() else "# densegym benchmarks\n"
     section = f"{heading}\n\n{body.strip()}\n"
-    pattern = re.compile(rf"^{re.escape(heading)}\n.*?(?=^## |\Z)", re.S | re.M)
-    if pattern.search(text):
-        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    own, main = _section_pattern(heading).search(text), _section_pattern(SECTION).search(text)
+    if own:
+        text = text[: own.start()] + section + "\n" + text[own.end() :]
+    elif main and heading != SECTION:
+        text = text[: main.end()].rstrip("\n") + "\n\n" + section + "\n" + text[main.end() :]
     else:
         text = text.rstrip("\n") + "\n\n" + section
-    readme.write_text(text)
+    readme.write_text(text.rstrip("\n") + "\n")
 
 
 def _peer_text() -> str:

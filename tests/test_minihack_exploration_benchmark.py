@@ -101,7 +101,7 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     assert recurrent.logdir == "runs/minihack_exploration_recurrent"
     assert recurrent.results.endswith("minihack_exploration_recurrent.json")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# b\n\n{bench.SECTION}\n\nfeed-forward text\n")
+    readme.write_text(f"# b\n\n{bench.SECTION}\n\nfeed-forward text\n\n## Next\n\nnext text\n")
     logdir = tmp_path / "runs"
     argv = ["--algo", "recurrent_ppo", "--shapings", "none", *_tiny_run(logdir, readme)]
     results = bench.main(argv)
@@ -109,5 +109,10 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     run = logdir / "MiniHack-Room-5x5-v0/none/recurrent_ppo-seed0"
     assert json.loads((run / "config.json").read_text())["algo"] == "recurrent_ppo"
     text = readme.read_text()
-    assert "feed-forward text" in text and f"{bench.SECTION} — recurrent PPO" in text
+    assert "feed-forward text" in text and "next text" in text
+    # The variant's section sits right after the main one, before the next section.
+    order = [text.index(bench.SECTION), text.index(f"{bench.SECTION} — recurrent PPO")]
+    assert order == sorted(order) and order[1] < text.index("## Next")
+    bench.main(argv)  # a second report replaces the section instead of adding one
+    assert readme.read_text().count(f"{bench.SECTION} — recurrent PPO") == 1
     assert "Recurrent PPO (one shared 128-unit LSTM)" in text
