@@ -1,4 +1,5 @@
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -329,3 +330,25 @@ def test_recurrent_ppo_trains_with_batched_e3b_resumes_and_evaluates(tmp_path, c
     assert cli_main(["eval", "--run", summary["run_dir"], "--episodes", "2"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["episodes"] == 2 and 2 <= result["env_steps"] <= 200
+
+
+def test_resume_from_an_older_checkpoint_drops_the_curve_rows_after_it(tmp_path):
+    config = RunConfig(
+        "densegym/MountainCarSparse-v0",
+        steps=1024,
+        n_envs=2,
+        logdir=str(tmp_path),
+        checkpoint_every=512,
+        log_every=128,
+    )
+    train(config, progress=False)
+    # As if the run had been killed after its 512-step checkpoint, curve rows to 1024 kept.
+    shutil.rmtree(latest_checkpoint(config.run_dir))
+    assert latest_checkpoint(config.run_dir).name == "step_512"
+    before = np.genfromtxt(config.run_dir / "curve.csv", delimiter=",", names=True)
+    assert before["timesteps"].max() > 512
+    resume_run(config.run_dir, steps=1536, progress=False)
+    after = np.genfromtxt(config.run_dir / "curve.csv", delimiter=",", names=True)
+    assert np.all(np.diff(after["timesteps"]) > 0) and after["timesteps"].max() >= 1536
+    kept = before[before["timesteps"] <= 512]
+    np.testing.assert_array_equal(after[: len(kept)], kept)  # rows up to 512 untouched
