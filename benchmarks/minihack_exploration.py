@@ -49,7 +49,7 @@ README = HERE / "README.md"
 SECTION = "## MiniHack exploration (issue 3)"
 TASKS = ("Corridor-R3", "KeyRoom-S5", "River")  # chosen by screening, see README
 SHAPINGS = ("none", "count", "rnd", "icm", "e3b", "noveld", "global_episodic")
-ALGO_TITLES = {"ppo": "PPO", "recurrent_ppo": "Recurrent PPO (one shared 128-unit LSTM)"}
+ALGO_TITLES = {"ppo": "PPO", "recurrent_ppo": "Recurrent PPO with one shared 128-unit LSTM"}
 PER_ENV = {"none", "count"}  # everything else runs batched unless --per-env
 THRESHOLDS = (0.5, 0.9)
 MIN_EPISODES = 10  # episodes in a success window before a threshold counts
@@ -257,12 +257,14 @@ def paired_speed(
     return {"task": task, "steps": steps, "rounds": rounds, **speeds, "ratio": e3b / none}
 
 
-def plot_tasks(curves: pd.DataFrame, out_dir: Path, order: list[str]) -> dict[str, Path]:
+def plot_tasks(
+    curves: pd.DataFrame, out_dir: Path, order: list[str], agent: str = "PPO"
+) -> dict[str, Path]:
     """One PNG per task with every shaping's mean curve and min–max band over seeds."""
     plots = {}
     for task, part in curves.groupby("task", sort=False):
         path = out_dir / f"{task}.png"
-        plot_success(part, path, title=f"MiniHack {task} — PPO", order=order)
+        plot_success(part, path, title=f"MiniHack {task} — {agent}", order=order)
         plots[task] = path
     return plots
 
@@ -317,7 +319,11 @@ def _peer_text() -> str:
 
 
 def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
-    """The README section: how it was run, the table, the e3b speed ratio, the peer."""
+    """The README section: how it was run, the table, the e3b speed ratio, the peer.
+
+    The peer table (one figure for all variants) appears in the main section only.
+    """
+    is_main = results.get("algo", "ppo") == "ppo" and not results.get("full_map")
     ratios = ", ".join(f"{t} {r:.2f}" for t, r in results["e3b_over_none_steps_per_s"].items())
     speed = results.get("paired_speed")
     paired = "not measured (`--speed-steps N`)."
@@ -352,7 +358,7 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             f"{paired} From the benchmark runs themselves (same task and seed, but trained "
             f"at different times next to different runs, so load differs): {ratios or 'n/a'}.",
             "",
-            _peer_text(),
+            _peer_text() if is_main else "The peer comparison is in the main section.",
         ]
     )
 
@@ -464,7 +470,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     curves.to_csv(logdir / "curves.csv", index=False)
     runs.to_csv(logdir / "runs.csv", index=False)
     summary.to_csv(logdir / "table.csv", index=False)
-    plots = plot_tasks(curves, logdir / "plots", shapings) if len(curves) else {}
+    agent = ALGO_TITLES[args.algo] + (", full map" if args.full_map else "")
+    plots = plot_tasks(curves, logdir / "plots", shapings, agent) if len(curves) else {}
     command = "python benchmarks/minihack_exploration.py " + " ".join(
         [f"--steps {args.steps}", f"--seeds {args.seeds}", f"--tasks {','.join(tasks)}"]
         + ([f"--shapings {','.join(shapings)}"] if shapings != list(SHAPINGS) else [])
@@ -478,6 +485,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
         "date": date.today().isoformat(),
         "algo": args.algo,
+        "full_map": args.full_map,
         "budget_steps": args.steps,
         "seeds": args.seeds,
         "tasks": tasks,

@@ -115,4 +115,5 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     assert order == sorted(order) and order[1] < text.index("## Next")
     bench.main(argv)  # a second report replaces the section instead of adding one
     assert readme.read_text().count(f"{bench.SECTION} — recurrent PPO") == 1
-    assert "Recurrent PPO (one shared 128-unit LSTM)" in text
+    assert "Recurrent PPO with one shared 128-unit LSTM" in text
+    assert "Peer: rllte" not in text.split(f"{bench.SECTION} — recurrent PPO")[1]

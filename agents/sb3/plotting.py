@@ -81,7 +81,8 @@ def plot_success(
         if part.empty:
             continue
         seeds = int(part["seeds"].max())
-        (line,) = ax.plot(part["timesteps"], part["mean"], label=f"{shaping} ({seeds} seeds)")
+        label = f"{shaping} ({seeds} seed{'s' if seeds != 1 else ''})"
+        (line,) = ax.plot(part["timesteps"], part["mean"], label=label)
         ax.fill_between(
             part["timesteps"],
             part["low"],
