@@ -92,6 +92,7 @@ class CountBonus(LearnedShaper):
         if key not in ("env", "observation"):
             raise ValueError(f"count: key must be 'env' or 'observation', got {key!r}")
         self.mode = mode
+        self._per_episode = mode in _EPISODIC_MODES  # counts reset at every episode
         env_key = getattr(env.unwrapped, "state_key", None)
         self._key_fn = env_key if (key == "env" and callable(env_key)) else default_state_key
         self.counts: defaultdict[Hashable, int] = defaultdict(int)
@@ -104,9 +105,9 @@ class CountBonus(LearnedShaper):
 
     def on_reset(self, obs: Any, info: dict[str, Any]) -> None:
         """Clear episodic counts and count the initial state."""
-        if self.mode in _EPISODIC_MODES:
+        if self._per_episode:
             self.counts.clear()
-        if self.learning or self.mode in _EPISODIC_MODES:
+        if self.learning or self._per_episode:
             self.counts[self.state_key(obs)] += 1
 
     def reward_term(self, transition: Transition) -> float:
@@ -115,7 +116,7 @@ class CountBonus(LearnedShaper):
         In ``first_visit`` mode: 1 when s′ is new to the episode, else 0.
         """
         key = self.state_key(transition.next_obs)
-        if self.learning or self.mode in _EPISODIC_MODES:
+        if self.learning or self._per_episode:
             self.counts[key] += 1
         self.coef = self.schedule(self.steps)
         if not self.frozen:
