@@ -265,6 +265,8 @@ class MetricsCallback(BaseCallback):
         self._times = times
         for key, value in summary.items():
             self.logger.record(key, value)
+        # Every progress.csv row carries its step (a resume keeps the rows up to it).
+        self.logger.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
         # SB3 dumps on its own schedule (A2C every 100 rollouts, DQN every 4 episodes);
         # dumping here puts every log point in TensorBoard at its own step.
         self.logger.dump(self.num_timesteps)

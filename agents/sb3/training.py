@@ -15,7 +15,6 @@ from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.callbacks import BaseCallback, CallbackList
 from stable_baselines3.common.env_util import make_vec_env
-from stable_baselines3.common.logger import configure
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import densegym  # noqa: F401  (registers the env ids)
@@ -28,6 +27,7 @@ from densegym.agents.sb3.checkpoints import (
     save_checkpoint,
 )
 from densegym.agents.sb3.extractors import MiniHackExtractor
+from densegym.agents.sb3.run_logs import run_logger
 from densegym.rewards import normalize_spec, shaping_label
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
@@ -265,7 +265,7 @@ def train(
     else:
         model = build_model(config, venv)
     config.save(run_dir / CONFIG_FILE)
-    model.set_logger(configure(str(run_dir), ["tensorboard", "csv"]))
+    model.set_logger(run_logger(run_dir, model.num_timesteps if checkpoint is not None else None))
     metrics = MetricsCallback(
         run_dir / CURVE_FILE,
         log_every=config.log_every,

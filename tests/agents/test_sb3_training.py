@@ -352,3 +352,31 @@ def test_resume_from_an_older_checkpoint_drops_the_curve_rows_after_it(tmp_path)
     assert np.all(np.diff(after["timesteps"]) > 0) and after["timesteps"].max() >= 1536
     kept = before[before["timesteps"] <= 512]
     np.testing.assert_array_equal(after[: len(kept)], kept)  # rows up to 512 untouched
+
+
+def test_resume_keeps_earlier_logs_and_drops_the_steps_after_the_checkpoint(tmp_path):
+    config = RunConfig(
+        "densegym/MountainCarSparse-v0",
+        steps=1024,
+        n_envs=2,
+        logdir=str(tmp_path),
+        checkpoint_every=512,
+        log_every=128,
+    )
+    train(config, progress=False)
+    progress = np.genfromtxt(config.run_dir / "progress.csv", delimiter=",", names=True)
+    first_steps = progress["timetotal_timesteps"]
+    assert first_steps.max() > 512
+    shutil.rmtree(latest_checkpoint(config.run_dir))  # killed after the 512-step checkpoint
+    resume_run(config.run_dir, steps=1536, progress=False)
+    for tag, steps in _scalars(config.run_dir).items():
+        assert len(steps) == len(set(steps)), f"{tag} logs a step twice: {steps}"
+        assert steps == sorted(steps), tag
+    success = _scalars(config.run_dir)["episode/success_rate"]
+    assert min(success) <= 512 and max(success) >= 1536  # both segments kept
+    after = np.genfromtxt(config.run_dir / "progress.csv", delimiter=",", names=True)
+    steps = after["timetotal_timesteps"]
+    np.testing.assert_array_equal(
+        steps[: np.sum(first_steps <= 512)], first_steps[first_steps <= 512]
+    )
+    assert np.all(np.diff(steps) >= 0) and steps.max() >= 1536  # two dumps per log point
