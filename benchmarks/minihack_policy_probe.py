@@ -30,6 +30,7 @@ import gymnasium as gym
 import numpy as np
 
 import densegym  # noqa: F401  (registers the envs)
+from densegym.agents.sb3 import ALGORITHM_NAMES
 
 
 def probe(model: Any, env_id: str, episodes: int = 20, seed: int = 10_000) -> dict[str, Any]:
@@ -128,7 +129,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", required=True, help="a saved SB3 model (.zip)")
     parser.add_argument("--env", required=True, help="densegym MiniHack env id")
-    parser.add_argument("--algo", default="ppo", choices=("ppo", "a2c", "dqn", "recurrent_ppo"))
+    parser.add_argument("--algo", default="ppo", choices=ALGORITHM_NAMES)
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=10_000)
     parser.add_argument("--out", default="", help="JSON file to write ('' to skip)")

@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from densegym.agents.sb3 import ALGORITHM_NAMES
+
 LIST_BEGIN = "<!-- densegym list: begin -->"
 LIST_END = "<!-- densegym list: end -->"
 
@@ -269,7 +271,7 @@ def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> Non
     parser.add_argument(
         "--algo",
         default="ppo",
-        choices=["ppo", "a2c", "dqn", "recurrent_ppo"],
+        choices=ALGORITHM_NAMES,
         help="recurrent_ppo: sb3-contrib's PPO with an LSTM policy (memory across steps)",
     )
     parser.add_argument("--steps", type=int, default=steps_default, help="total env steps")

@@ -380,3 +380,12 @@ def test_resume_keeps_earlier_logs_and_drops_the_steps_after_the_checkpoint(tmp_
         steps[: np.sum(first_steps <= 512)], first_steps[first_steps <= 512]
     )
     assert np.all(np.diff(steps) >= 0) and steps.max() >= 1536  # two dumps per log point
+
+
+def test_the_cli_algorithm_names_are_the_trainable_algorithms():
+    from densegym.agents.sb3 import ALGORITHM_NAMES
+    from densegym.agents.sb3.training import ALGORITHMS
+
+    assert tuple(ALGORITHMS) == ALGORITHM_NAMES
+    with pytest.raises(SystemExit):
+        cli_main(["train", "--env", "densegym/MountainCarSparse-v0", "--algo", "sac"])
