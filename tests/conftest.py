@@ -1,6 +1,7 @@
 """Shared pytest setup: one torch thread (small nets on 2 cores) and quiet MiniHack imports."""
 
 import importlib.util
+import sys
 import warnings
 from pathlib import Path
 
@@ -28,6 +29,8 @@ def load_benchmark():
     """Import a script of ``benchmarks/`` (not a package) by its file name, without ``.py``."""
 
     def load(name: str):
+        if str(BENCHMARKS) not in sys.path:  # a script imports its sibling modules
+            sys.path.insert(0, str(BENCHMARKS))
         spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)

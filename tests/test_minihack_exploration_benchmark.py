@@ -4,6 +4,8 @@ import json
 
 import pandas as pd
 
+SECTION = "## MiniHack exploration (issue 3)"  # the README heading the benchmark owns
+
 
 def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, load_benchmark):
     bench = load_benchmark("minihack_exploration")
@@ -55,7 +57,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
 
 
 def test_steps_to_threshold_and_reach_text(load_benchmark):
-    bench = load_benchmark("minihack_exploration")
+    bench = load_benchmark("minihack_exploration_report")
     curve = pd.DataFrame({"timesteps": [1000, 2000, 3000], "success_rate": [0.1, 0.5, 0.95]})
     assert bench.steps_to(curve, 0.5) == 2000 and bench.steps_to(curve, 0.99) is None
     resumed = curve.assign(episodes=[30, 1, 30])  # a resumed run's first, lucky episode
@@ -63,6 +65,7 @@ def test_steps_to_threshold_and_reach_text(load_benchmark):
     import doctest
 
     assert doctest.testmod(bench).failed == 0
+    assert doctest.testmod(load_benchmark("minihack_exploration")).failed == 0
     assert bench._reach(pd.Series([None, None])) == "not reached"
     assert bench._reach(pd.Series([2000.0, None])) == "2k (1/2 seeds)"
 
@@ -85,14 +88,14 @@ def test_full_map_runs_are_kept_apart(tmp_path, load_benchmark):
     assert mapped.logdir == "runs/minihack_exploration_full_map"
     assert mapped.results.endswith("minihack_exploration_full_map.json")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# b\n\n{bench.SECTION}\n\ncrop-only text\n")
+    readme.write_text(f"# b\n\n{SECTION}\n\ncrop-only text\n")
     logdir = tmp_path / "runs"
     results = bench.main(["--full-map", "--shapings", "count", *_tiny_run(logdir, readme)])
     assert "--full-map" in results["command"]
     config = json.loads((logdir / "MiniHack-Room-5x5-v0/count/ppo-seed0/config.json").read_text())
     assert config["env_kwargs"] == {"full_map": True}
     text = readme.read_text()
-    assert "crop-only text" in text and f"{bench.SECTION} — full map" in text
+    assert "crop-only text" in text and f"{SECTION} — full map" in text
 
 
 def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
@@ -101,7 +104,7 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     assert recurrent.logdir == "runs/minihack_exploration_recurrent"
     assert recurrent.results.endswith("minihack_exploration_recurrent.json")
     readme = tmp_path / "README.md"
-    readme.write_text(f"# b\n\n{bench.SECTION}\n\nfeed-forward text\n\n## Next\n\nnext text\n")
+    readme.write_text(f"# b\n\n{SECTION}\n\nfeed-forward text\n\n## Next\n\nnext text\n")
     logdir = tmp_path / "runs"
     argv = ["--algo", "recurrent_ppo", "--shapings", "none", *_tiny_run(logdir, readme)]
     results = bench.main(argv)
@@ -111,9 +114,9 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     text = readme.read_text()
     assert "feed-forward text" in text and "next text" in text
     # The variant's section sits right after the main one, before the next section.
-    order = [text.index(bench.SECTION), text.index(f"{bench.SECTION} — recurrent PPO")]
+    order = [text.index(SECTION), text.index(f"{SECTION} — recurrent PPO")]
     assert order == sorted(order) and order[1] < text.index("## Next")
     bench.main(argv)  # a second report replaces the section instead of adding one
-    assert readme.read_text().count(f"{bench.SECTION} — recurrent PPO") == 1
+    assert readme.read_text().count(f"{SECTION} — recurrent PPO") == 1
     assert "Recurrent PPO with one shared 128-unit LSTM" in text
-    assert "Peer: rllte" not in text.split(f"{bench.SECTION} — recurrent PPO")[1]
+    assert "Peer: rllte" not in text.split(f"{SECTION} — recurrent PPO")[1]
