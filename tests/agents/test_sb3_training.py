@@ -332,7 +332,7 @@ def test_recurrent_ppo_trains_with_batched_e3b_resumes_and_evaluates(tmp_path, c
     assert result["episodes"] == 2 and 2 <= result["env_steps"] <= 200
 
 
-def test_resume_from_an_older_checkpoint_drops_the_curve_rows_after_it(tmp_path):
+def test_resume_from_an_older_checkpoint_keeps_the_logs_up_to_it_and_drops_the_rest(tmp_path):
     config = RunConfig(
         "densegym/MountainCarSparse-v0",
         steps=1024,
@@ -342,43 +342,32 @@ def test_resume_from_an_older_checkpoint_drops_the_curve_rows_after_it(tmp_path)
         log_every=128,
     )
     train(config, progress=False)
-    # As if the run had been killed after its 512-step checkpoint, curve rows to 1024 kept.
+    # As if the run had been killed after its 512-step checkpoint, logs to 1024 kept.
     shutil.rmtree(latest_checkpoint(config.run_dir))
     assert latest_checkpoint(config.run_dir).name == "step_512"
-    before = np.genfromtxt(config.run_dir / "curve.csv", delimiter=",", names=True)
-    assert before["timesteps"].max() > 512
+    curve_before = np.genfromtxt(config.run_dir / "curve.csv", delimiter=",", names=True)
+    progress_before = np.genfromtxt(config.run_dir / "progress.csv", delimiter=",", names=True)
+    assert curve_before["timesteps"].max() > 512
     resume_run(config.run_dir, steps=1536, progress=False)
-    after = np.genfromtxt(config.run_dir / "curve.csv", delimiter=",", names=True)
-    assert np.all(np.diff(after["timesteps"]) > 0) and after["timesteps"].max() >= 1536
-    kept = before[before["timesteps"] <= 512]
-    np.testing.assert_array_equal(after[: len(kept)], kept)  # rows up to 512 untouched
 
+    curve = np.genfromtxt(config.run_dir / "curve.csv", delimiter=",", names=True)
+    assert np.all(np.diff(curve["timesteps"]) > 0) and curve["timesteps"].max() >= 1536
+    kept = curve_before[curve_before["timesteps"] <= 512]
+    np.testing.assert_array_equal(curve[: len(kept)], kept)  # rows up to 512 untouched
 
-def test_resume_keeps_earlier_logs_and_drops_the_steps_after_the_checkpoint(tmp_path):
-    config = RunConfig(
-        "densegym/MountainCarSparse-v0",
-        steps=1024,
-        n_envs=2,
-        logdir=str(tmp_path),
-        checkpoint_every=512,
-        log_every=128,
-    )
-    train(config, progress=False)
-    progress = np.genfromtxt(config.run_dir / "progress.csv", delimiter=",", names=True)
-    first_steps = progress["timetotal_timesteps"]
-    assert first_steps.max() > 512
-    shutil.rmtree(latest_checkpoint(config.run_dir))  # killed after the 512-step checkpoint
-    resume_run(config.run_dir, steps=1536, progress=False)
-    for tag, steps in _scalars(config.run_dir).items():
+    scalars = _scalars(config.run_dir)
+    for tag, steps in scalars.items():  # TensorBoard: each tag once per step, in order
         assert len(steps) == len(set(steps)), f"{tag} logs a step twice: {steps}"
         assert steps == sorted(steps), tag
-    success = _scalars(config.run_dir)["episode/success_rate"]
-    assert min(success) <= 512 and max(success) >= 1536  # both segments kept
-    after = np.genfromtxt(config.run_dir / "progress.csv", delimiter=",", names=True)
-    steps = after["timetotal_timesteps"]
-    np.testing.assert_array_equal(
-        steps[: np.sum(first_steps <= 512)], first_steps[first_steps <= 512]
-    )
+    assert min(scalars["episode/success_rate"]) <= 512  # the first segment's points stay
+    assert max(scalars["episode/success_rate"]) >= 1536
+
+    steps_before = progress_before["timetotal_timesteps"]  # SB3's progress.csv likewise
+    steps = np.genfromtxt(config.run_dir / "progress.csv", delimiter=",", names=True)[
+        "timetotal_timesteps"
+    ]
+    kept_steps = steps_before[steps_before <= 512]
+    np.testing.assert_array_equal(steps[: len(kept_steps)], kept_steps)
     assert np.all(np.diff(steps) >= 0) and steps.max() >= 1536  # two dumps per log point
 
 
