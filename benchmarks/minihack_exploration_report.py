@@ -79,7 +79,8 @@ def read_curve(config: RunConfig) -> pd.DataFrame:
     if not path.exists():
         return pd.DataFrame(columns=["timesteps", "success_rate"])
     curve = pd.read_csv(path)
-    # A resumed run re-logs the steps after its last checkpoint: keep the newest rows.
+    # Curves resumed before densegym truncated them on resume can repeat steps: keep the
+    # newest rows.
     return curve.drop_duplicates("timesteps", keep="last").sort_values("timesteps")
 
 
