@@ -11,11 +11,14 @@ reports, over those episodes:
   reached, or goal never seen. "Seen, not reached" points at goal avoidance (e.g. a
   novelty bonus worth more than the goal); "never seen" at failed exploration.
 
-Prints a Markdown table and writes a JSON file.
+Prints a Markdown table and writes a JSON file. ``--model random`` plays uniformly
+random actions instead: the baseline a trained policy should beat.
 
     python benchmarks/minihack_policy_probe.py \
         --model runs/minihack_exploration/MiniHack-Corridor-R3-v0/none/ppo-seed0/final_model.zip \
         --env densegym/MiniHack-Corridor-R3-v0 --episodes 20
+    python benchmarks/minihack_policy_probe.py --model random \
+        --env densegym/MiniHack-MultiRoom-N4-v0 --episodes 60
 """
 
 from __future__ import annotations
@@ -31,6 +34,25 @@ import numpy as np
 
 import densegym  # noqa: F401  (registers the envs)
 from densegym.agents.sb3 import ALGORITHM_NAMES
+
+
+class RandomPolicy:
+    """Uniformly random actions through SB3's ``predict`` interface (a seeded baseline).
+
+    Example:
+        >>> policy = RandomPolicy(n_actions=8, seed=0)
+        >>> actions = [policy.predict(None)[0] for _ in range(200)]
+        >>> sorted(set(actions)) == list(range(8))
+        True
+    """
+
+    def __init__(self, n_actions: int, seed: int = 0):
+        self.n_actions = n_actions
+        self.rng = np.random.default_rng(seed)
+
+    def predict(self, obs: Any, state: Any = None, episode_start: Any = None, **_: Any):
+        """Return a random action and no state."""
+        return int(self.rng.integers(self.n_actions)), None
 
 
 def probe(model: Any, env_id: str, episodes: int = 20, seed: int = 10_000) -> dict[str, Any]:
@@ -127,16 +149,21 @@ def markdown(result: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     """Command-line entry point; returns the result it printed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--model", required=True, help="a saved SB3 model (.zip)")
+    parser.add_argument(
+        "--model", required=True, help="a saved SB3 model (.zip), or 'random' for the baseline"
+    )
     parser.add_argument("--env", required=True, help="densegym MiniHack env id")
     parser.add_argument("--algo", default="ppo", choices=ALGORITHM_NAMES)
     parser.add_argument("--episodes", type=int, default=20)
     parser.add_argument("--seed", type=int, default=10_000)
     parser.add_argument("--out", default="", help="JSON file to write ('' to skip)")
     args = parser.parse_args(argv)
-    from densegym.agents.sb3.training import ALGORITHMS
+    if args.model == "random":
+        model: Any = RandomPolicy(gym.make(args.env).action_space.n, seed=args.seed)
+    else:
+        from densegym.agents.sb3.training import ALGORITHMS
 
-    model = ALGORITHMS[args.algo].load(args.model, device="cpu")
+        model = ALGORITHMS[args.algo].load(args.model, device="cpu")
     result = probe(model, args.env, args.episodes, args.seed)
     result["model"] = str(args.model)
     print(markdown(result))

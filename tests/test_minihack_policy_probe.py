@@ -89,3 +89,14 @@ def test_docstring_examples_run(load_benchmark):
     for module in (load_benchmark("minihack_policy_probe"), minihack_env):
         result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
         assert result.failed == 0 and result.attempted > 0
+
+
+def test_probe_random_baseline_from_the_command_line(load_benchmark, capsys):
+    probe = load_benchmark("minihack_policy_probe")
+    result = probe.main(
+        ["--model", "random", "--env", "densegym/MiniHack-Room-5x5-v0", "--episodes", "3"]
+    )
+    assert result["model"] == "random" and result["episodes"] == 3
+    # Random moves spread over all eight directions and roam beyond the start cell.
+    assert min(result["action_share"].values()) > 0 and result["mean_cells"] > 1
+    assert "| success |" in capsys.readouterr().out
