@@ -148,7 +148,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--algo",
         default="ppo",
-        choices=("ppo", "recurrent_ppo"),
+        choices=tuple(ALGO_TITLES),
         help="recurrent_ppo: an LSTM policy (sb3-contrib); its runs, results JSON and README "
         "section are kept apart",
     )

@@ -59,8 +59,8 @@ def probe(model: Any, env_id: str, episodes: int = 20, seed: int = 10_000) -> di
     """Play ``model`` for ``episodes`` episodes of ``env_id`` and summarise its behaviour.
 
     Args:
-        model: anything with SB3's ``predict``; a recurrent policy's state is carried
-            across an episode's steps.
+        model: anything with SB3's ``predict`` (a recurrent policy's state is carried
+            across an episode's steps), or ``"random"`` for the uniform-random baseline.
         env_id: a densegym MiniHack id (no shaping: extrinsic reward only).
         episodes: number of episodes.
         seed: seed of the first episode (episode i uses ``seed + i``), away from
@@ -74,6 +74,8 @@ def probe(model: Any, env_id: str, episodes: int = 20, seed: int = 10_000) -> di
     if episodes < 1:
         raise ValueError(f"episodes must be >= 1, got {episodes}")
     env = gym.make(env_id)
+    if isinstance(model, str) and model == "random":
+        model = RandomPolicy(env.action_space.n, seed=seed)
     game = env.unwrapped
     if not hasattr(game, "goal_seen"):
         raise ValueError(f"{env_id} is not a densegym MiniHack task")
@@ -158,9 +160,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--seed", type=int, default=10_000)
     parser.add_argument("--out", default="", help="JSON file to write ('' to skip)")
     args = parser.parse_args(argv)
-    if args.model == "random":
-        model: Any = RandomPolicy(gym.make(args.env).action_space.n, seed=args.seed)
-    else:
+    model: Any = args.model  # "random": probe builds the baseline on its own env
+    if args.model != "random":
         from densegym.agents.sb3.training import ALGORITHMS
 
         model = ALGORITHMS[args.algo].load(args.model, device="cpu")

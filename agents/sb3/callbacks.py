@@ -13,6 +13,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from densegym import logging as names
+from densegym.agents.sb3.run_logs import truncate_curve
 
 #: A shaper reports its counters (annotations, queue length, ...) as ``info["<term>_stats"]``.
 STATS_SUFFIX = "_stats"
@@ -149,36 +150,6 @@ def shaping_times(venv: Any) -> dict[str, tuple[float, float]]:
             totals[term][0] += float(entry["seconds"])
             totals[term][1] += float(entry["steps"])
     return {term: (seconds, steps) for term, (seconds, steps) in totals.items()}
-
-
-def truncate_curve(path: Path, last_step: int, fields: tuple[str, ...]) -> int:
-    """Keep only the rows of a ``curve.csv`` logged at or before ``last_step``.
-
-    A run resumed from a checkpoint older than its last curve rows (it was killed between
-    checkpoints) would otherwise log those steps twice and its curve would run backwards.
-    Creates the file with its header when missing. Returns the number of rows dropped.
-
-    Example:
-        >>> import tempfile
-        >>> path = Path(tempfile.mkdtemp()) / "curve.csv"
-        >>> with path.open("w") as handle:
-        ...     print("timesteps,episodes", "1000,3", "2000,6", "3000,9", sep=chr(10), file=handle)
-        >>> truncate_curve(path, 2000, ("timesteps", "episodes")), path.read_text().split()
-        (1, ['timesteps,episodes', '1000,3', '2000,6'])
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rows: list[list[str]] = []
-    if path.exists():
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))[1:]
-    kept = [row for row in rows if row and float(row[0]) <= last_step]
-    if path.exists() and len(kept) == len(rows):
-        return 0
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(fields)
-        writer.writerows(kept)
-    return len(rows) - len(kept)
 
 
 class MetricsCallback(BaseCallback):

@@ -3,7 +3,8 @@
 SB3's own ``configure`` opens ``progress.csv`` afresh (a resumed run loses the rows of
 its earlier segments) and starts a new TensorBoard events file beside the old ones (a
 run resumed from a checkpoint older than its last log points shows those steps twice).
-:func:`run_logger` keeps every row logged up to the resume step and drops the rest.
+:func:`run_logger` keeps every row logged up to the resume step and drops the rest;
+:func:`truncate_curve` does the same for densegym's own ``curve.csv``.
 """
 
 from __future__ import annotations
@@ -41,10 +42,7 @@ class AppendingCSVOutputFormat(CSVOutputFormat):
     """
 
     def __init__(self, filename: str, last_step: int):
-        header, rows = _read_rows(Path(filename))
-        if header and STEP_COLUMN in header:
-            column = header.index(STEP_COLUMN)
-            rows = [row for row in rows if _step(row, column) <= last_step]
+        header, rows, _ = _rows_up_to(Path(filename), last_step, STEP_COLUMN)
         super().__init__(filename)
         if header:
             self.keys = list(header)
@@ -91,6 +89,45 @@ def _step(row: list[str], column: int) -> float:
         return float(row[column])
     except (IndexError, ValueError):
         return float("inf")  # an unreadable row cannot be placed before the resume step
+
+
+def _rows_up_to(
+    path: Path, last_step: int, step_column: str
+) -> tuple[list[str], list[list[str]], int]:
+    """A CSV file's header, its rows logged at or before ``last_step``, and how many not."""
+    header, rows = _read_rows(path)
+    if step_column not in header:
+        return header, rows, 0
+    column = header.index(step_column)
+    kept = [row for row in rows if _step(row, column) <= last_step]
+    return header, kept, len(rows) - len(kept)
+
+
+def truncate_curve(path: Path, last_step: int, fields: tuple[str, ...]) -> int:
+    """Keep only the rows of a ``curve.csv`` logged at or before ``last_step``.
+
+    A run resumed from a checkpoint older than its last curve rows (it was killed between
+    checkpoints) would otherwise log those steps twice and its curve would run backwards.
+    Creates the file with its header ``fields`` (the step first) when missing. Returns
+    the number of rows dropped.
+
+    Example:
+        >>> import tempfile
+        >>> path = Path(tempfile.mkdtemp()) / "curve.csv"
+        >>> with path.open("w") as handle:
+        ...     print("timesteps,episodes", "1000,3", "2000,6", "3000,9", sep=chr(10), file=handle)
+        >>> truncate_curve(path, 2000, ("timesteps", "episodes")), path.read_text().split()
+        (1, ['timesteps,episodes', '1000,3', '2000,6'])
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _, kept, dropped = _rows_up_to(path, last_step, fields[0])
+    if path.exists() and not dropped:
+        return 0
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(fields)
+        writer.writerows(kept)
+    return dropped
 
 
 def truncate_event_files(run_dir: str | Path, last_step: int) -> int:
