@@ -69,6 +69,8 @@ ENTRIES: tuple[EnvEntry, ...] = (
     _minihack("MultiRoom-N2", 40),
     _minihack("MultiRoom-N4", 120),
     _minihack("MultiRoom-N6", 240),
+    _minihack("MultiRoom-N10-OpenDoor", 360),
+    _minihack("MultiRoom-N4-Monster", 120),
     _minihack("River", 350),
     # Language reasoning: one step per action; budgets leave room beyond the longest
     # oracle solution (Arithmetic 7+1, WordProblems 8+1, Countdown 5+1 steps).
