@@ -40,11 +40,13 @@ from minihack_exploration_report import (
     ALGO_TITLES,
     collect,
     markdown_table,
+    markdown_verdicts,
     plot_tasks,
     replace_section,
     section_body,
     speed_ratios,
     table,
+    target_verdicts,
     variant,
 )
 
@@ -248,6 +250,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     }
     if len(summary):
         print(markdown_table(summary))
+        verdicts = target_verdicts(summary, args.steps, args.seeds)
+        results["target"] = verdicts.to_dict(orient="records")
+        print(markdown_verdicts(verdicts, args.steps, args.seeds))
     print("e3b / none env-steps/s:", results["e3b_over_none_steps_per_s"])
     if speed:
         print(f"paired speed on {speed['task']}: e3b / none = {speed['ratio']:.2f}")

@@ -25,6 +25,7 @@ PEER_RESULTS = HERE / "results" / "minihack_exploration_rllte.json"
 SECTION = "## MiniHack exploration (issue 3)"
 ALGO_TITLES = {"ppo": "PPO", "recurrent_ppo": "Recurrent PPO with one shared 128-unit LSTM"}
 THRESHOLDS = (0.5, 0.9)
+PLAIN_MAX, BONUS_MIN = 0.2, 0.8  # the issue's target: plain PPO <= 0.2, a bonus >= 0.8
 MIN_EPISODES = 10  # episodes in a success window before a threshold counts
 
 
@@ -177,6 +178,73 @@ def plot_tasks(
     return plots
 
 
+def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFrame:
+    """Per task, whether a bonus reaches ``BONUS_MIN`` where plain PPO stays ``<= PLAIN_MAX``.
+
+    Only rows at the full ``budget`` with all ``seeds`` seeds count; success is the
+    mean over seeds. The verdict is ``met``, ``not met`` (plain PPO and every bonus
+    complete) or ``incomplete``, which names what is missing.
+
+    Example:
+        >>> rows = pd.DataFrame({"task": ["A", "A", "A"], "shaping": ["none", "e3b", "rnd"],
+        ...                      "steps": [100, 100, 40], "seeds": [3, 3, 1],
+        ...                      "final_success": [0.0, 0.95, 0.5]})
+        >>> target_verdicts(rows, budget=100, seeds=3).iloc[0].to_dict()["verdict"]
+        'met'
+        >>> target_verdicts(rows.assign(final_success=[0.0, 0.5, 0.5]), 100, 3)["verdict"][0]
+        'incomplete: rnd'
+        >>> target_verdicts(rows.assign(final_success=[0.3, 0.9, 0.5]), 100, 3)["verdict"][0]
+        'not a candidate: plain PPO > 0.2'
+    """
+    rows = []
+    for task, group in summary.groupby("task", sort=False):
+        complete = group[(group["steps"] == budget) & (group["seeds"] >= seeds)]
+        plain = complete[complete["shaping"] == "none"]["final_success"]
+        bonuses = complete[complete["shaping"] != "none"].set_index("shaping")["final_success"]
+        best = bonuses.idxmax() if len(bonuses) else None
+        missing = sorted(set(group["shaping"]) - set(complete["shaping"]))
+        if len(plain) and float(plain.iloc[0]) > PLAIN_MAX:
+            verdict = "not a candidate: plain PPO > 0.2"
+        elif len(plain) and best is not None and bonuses[best] >= BONUS_MIN:
+            verdict = "met"
+        elif missing:
+            verdict = "incomplete: " + ", ".join(missing)
+        else:
+            verdict = "not met"
+        rows.append(
+            {
+                "task": task,
+                "plain": float(plain.iloc[0]) if len(plain) else float("nan"),
+                "best_bonus": best,
+                "best_success": float(bonuses[best]) if best is not None else float("nan"),
+                "verdict": verdict,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def markdown_verdicts(verdicts: pd.DataFrame, budget: int, seeds: int) -> str:
+    """The README's one-line-per-task check of the issue's target."""
+
+    def number(value: float) -> str:
+        return "–" if pd.isna(value) else f"{value:.2f}"
+
+    lines = [
+        f"Target check at {budget:,} env steps, {seeds} seed{'s' * (seeds != 1)} "
+        f"(plain PPO ≤ {PLAIN_MAX}, a bonus ≥ {BONUS_MIN}; unfinished rows do not count):",
+        "",
+        "| task | plain PPO | best bonus | its success | target |",
+        "|---|---|---|---|---|",
+    ]
+    for row in verdicts.itertuples():
+        lines.append(
+            f"| {row.task} | {number(row.plain)} | "
+            f"{'–' if pd.isna(row.best_bonus) else row.best_bonus} | "
+            f"{number(row.best_success)} | {row.verdict} |"
+        )
+    return "\n".join(lines)
+
+
 def markdown_table(summary: pd.DataFrame) -> str:
     """The README's results table."""
     lines = [
@@ -261,6 +329,12 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             f"date: {results['date']}",
             "",
             markdown_table(summary),
+            "",
+            markdown_verdicts(
+                target_verdicts(summary, results["budget_steps"], results["seeds"]),
+                results["budget_steps"],
+                results["seeds"],
+            ),
             "",
             f"PPO+e3b env-steps/s / plain PPO env-steps/s (target ≥ 0.7): paired measurement "
             f"{paired} From the benchmark runs themselves (same task and seed, but trained "

@@ -29,6 +29,10 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
     assert first["paired_speed"]["ratio"] > 0 and first["paired_speed"]["task"] == "Room-5x5"
     assert json.loads(results.read_text())["budget_steps"] == 512
     assert (tmp_path / "results_Room-5x5.png").stat().st_size > 0  # the plot beside it
+    # Both rows are complete at this budget, so the target check gives a verdict.
+    (verdict,) = first["target"]
+    assert verdict["task"] == "Room-5x5" and not verdict["verdict"].startswith("incomplete")
+    assert "Target check at 512 env steps, 1 seed (" in readme.read_text()
     capsys.readouterr()
 
     bench.main(argv)  # everything finished: nothing retrains, the section is replaced
@@ -44,6 +48,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
     bigger = [*argv[:1], "1024", *argv[2:]]
     partial = bench.main([*bigger, "--report-only", "--include-partial"])
     assert {row["steps"] for row in partial["table"]} == {512}
+    assert partial["target"][0]["verdict"] == "incomplete: e3b, none"  # none at 1024 yet
     assert all(row["env_steps_per_s"] > 0 for row in partial["table"])
     # A run part-way to the new budget (its curve beyond its summary) is marked unfinished.
     run_dir = logdir / "MiniHack-Room-5x5-v0" / "none" / "ppo-seed0"
