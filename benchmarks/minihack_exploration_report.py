@@ -182,8 +182,9 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
     """Per task, whether a bonus reaches ``BONUS_MIN`` where plain PPO stays ``<= PLAIN_MAX``.
 
     Only rows at the full ``budget`` with all ``seeds`` seeds count; success is the
-    mean over seeds. The verdict is ``met``, ``not met`` (plain PPO and every bonus
-    complete) or ``incomplete``, which names what is missing.
+    mean over seeds. The verdict is ``met``, ``not a candidate`` (plain PPO above
+    ``PLAIN_MAX``), ``not met`` (plain PPO and every bonus complete) or ``incomplete``,
+    which names the rows still short of the budget or the seeds.
 
     Example:
         >>> rows = pd.DataFrame({"task": ["A", "A", "A"], "shaping": ["none", "e3b", "rnd"],
@@ -204,7 +205,7 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
         best = bonuses.idxmax() if len(bonuses) else None
         missing = sorted(set(group["shaping"]) - set(complete["shaping"]))
         if len(plain) and float(plain.iloc[0]) > PLAIN_MAX:
-            verdict = "not a candidate: plain PPO > 0.2"
+            verdict = f"not a candidate: plain PPO > {PLAIN_MAX}"
         elif len(plain) and best is not None and bonuses[best] >= BONUS_MIN:
             verdict = "met"
         elif missing:
