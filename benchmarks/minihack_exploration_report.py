@@ -296,7 +296,9 @@ def _peer_text() -> str:
 
 
 def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
-    """The README section: how it was run, the table, the e3b speed ratio, the peer.
+    """The README section: how it was run, the table, the target check, the speed, the peer.
+
+    ``results["target"]`` holds the rows of :func:`target_verdicts` for ``summary``.
 
     The peer table (one figure for all variants) appears in the main section only.
     """
@@ -332,9 +334,7 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             markdown_table(summary),
             "",
             markdown_verdicts(
-                target_verdicts(summary, results["budget_steps"], results["seeds"]),
-                results["budget_steps"],
-                results["seeds"],
+                pd.DataFrame(results["target"]), results["budget_steps"], results["seeds"]
             ),
             "",
             f"PPO+e3b env-steps/s / plain PPO env-steps/s (target ≥ 0.7): paired measurement "
