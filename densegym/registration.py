@@ -69,6 +69,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
     _minihack("MultiRoom-N2", 40),
     _minihack("MultiRoom-N4", 120),
     _minihack("MultiRoom-N6", 240),
+    _minihack("MultiRoom-N6-OpenDoor", 240),
     _minihack("MultiRoom-N10-OpenDoor", 360),
     _minihack("MultiRoom-N4-Monster", 120),
     _minihack("River", 350),

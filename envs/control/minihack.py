@@ -103,8 +103,9 @@ class MiniHackNavigation(gym.Env):
     ## Registered Configurations
     ``densegym/MiniHack-<Task>-v0`` for Room-5x5, Room-15x15, Room-Dark-15x15, Corridor-R2,
     Corridor-R3, KeyRoom-S5, KeyRoom-S15, MultiRoom-N2, MultiRoom-N4, MultiRoom-N6,
-    MultiRoom-N10-OpenDoor (ten rooms, doors open), MultiRoom-N4-Monster (a monster
-    in the rooms; dying ends the episode) and River.
+    MultiRoom-N6-OpenDoor (six rooms, doors open), MultiRoom-N10-OpenDoor (ten rooms,
+    doors open), MultiRoom-N4-Monster (a monster in the rooms; dying ends the episode)
+    and River.
 
     Example:
         >>> import gymnasium as gym, densegym
