@@ -39,12 +39,15 @@ import pandas as pd
 from minihack_exploration_report import (
     ALGO_TITLES,
     collect,
+    markdown_matrix,
     markdown_table,
     markdown_verdicts,
+    plot_matrix,
     plot_tasks,
     replace_section,
     section_body,
     speed_ratios,
+    success_matrix,
     table,
     target_verdicts,
     variant,
@@ -251,6 +254,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "notes": Path(args.notes_file).read_text() if args.notes_file else args.notes,
         "elapsed_s": time.perf_counter() - start,
     }
+    if len(runs):
+        matrix = success_matrix(runs, args.steps, args.seeds)
+        results["matrix"] = matrix.to_dict(orient="records")
+        summary_png = logdir / "plots" / "summary.png"
+        plots["summary"] = plot_matrix(matrix, shapings, summary_png, args.steps, args.seeds)
+        if args.results and args.readme:
+            picture = Path(args.results).with_name(f"{Path(args.results).stem}_summary.png")
+            results["matrix_plot"] = os.path.relpath(picture, Path(args.readme).parent)
+        print(markdown_matrix(matrix, shapings, args.steps, args.seeds))
     if len(summary):
         print(markdown_table(summary))
         verdicts = target_verdicts(summary, args.steps, args.seeds)

@@ -3,6 +3,7 @@
 import json
 
 import pandas as pd
+import pytest
 
 SECTION = "## MiniHack exploration (issue 3)"  # the README heading the benchmark owns
 
@@ -33,6 +34,11 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
     (verdict,) = first["target"]
     assert verdict["task"] == "Room-5x5" and not verdict["verdict"].startswith("incomplete")
     assert "Target check at 512 env steps, 1 seed (" in readme.read_text()
+    # The task × shaping matrix: both cells done, in the README and as a picture.
+    assert [(c["shaping"], c["done"]) for c in first["matrix"]] == [("none", 1), ("e3b", 1)]
+    assert "| task | `none` | `e3b` |" in readme.read_text()
+    assert (tmp_path / "results_summary.png").stat().st_size > 0
+    assert "`results_summary.png`" in readme.read_text()
     capsys.readouterr()
 
     bench.main(argv)  # everything finished: nothing retrains, the section is replaced
@@ -49,6 +55,8 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
     partial = bench.main([*bigger, "--report-only", "--include-partial"])
     assert {row["steps"] for row in partial["table"]} == {512}
     assert partial["target"][0]["verdict"] == "incomplete: e3b, none"  # none at 1024 yet
+    cells = partial["matrix"]
+    assert all(cell["done"] == 0 and cell["text"].endswith(" at 512)") for cell in cells)
     assert all(row["env_steps_per_s"] > 0 for row in partial["table"])
     # A run part-way to the new budget (its curve beyond its summary) is marked unfinished.
     run_dir = logdir / "MiniHack-Room-5x5-v0" / "none" / "ppo-seed0"
@@ -125,3 +133,26 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     assert readme.read_text().count(f"{SECTION} — recurrent PPO") == 1
     assert "Recurrent PPO with one shared 128-unit LSTM" in text
     assert "Peer: rllte" not in text.split(f"{SECTION} — recurrent PPO")[1]
+
+
+def test_success_matrix_counts_only_finished_seeds(load_benchmark):
+    report = load_benchmark("minihack_exploration_report")
+    runs = pd.DataFrame(
+        {
+            "task": ["A"] * 5 + ["B"],
+            "shaping": ["e3b", "e3b", "e3b", "rnd", "rnd", "e3b"],
+            "seed": [0, 1, 2, 0, 1, 0],
+            "steps": [100, 100, 60, 30, 50, 100],
+            "success_rate": [1.0, 0.8, 0.0, 0.2, 0.6, 0.5],
+        }
+    )
+    matrix = report.success_matrix(runs, budget=100, seeds=3).set_index(["task", "shaping"])
+    # The unfinished seed 2 does not drag e3b's mean down; rnd has no finished seed.
+    assert matrix.loc[("A", "e3b"), "success"] == pytest.approx(0.9)
+    assert matrix.loc[("A", "e3b"), "done"] == 2
+    assert matrix.loc[("A", "e3b"), "text"] == "0.90 (2/3)"
+    assert matrix.loc[("A", "rnd"), "text"] == "(0.40 at 50)"
+    assert matrix.loc[("A", "rnd"), "reached"] == 50
+    text = report.markdown_matrix(matrix.reset_index(), ["none", "e3b", "rnd"], 100, 3)
+    assert "| task | `e3b` | `rnd` |" in text  # shapings never run get no column
+    assert "| B | 0.50 (1/3) | – |" in text  # a task without the shaping gets a dash
