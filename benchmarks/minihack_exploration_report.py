@@ -422,7 +422,7 @@ def _matrix_text(results: dict[str, Any]) -> str:
         results["seeds"],
     )
     plot = results.get("matrix_plot")
-    return text + (f"\n\nAs a picture: `{plot}`." if plot else "")
+    return text + (f"\n\n![Final success per task and shaping]({plot})" if plot else "")
 
 
 def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:

@@ -38,7 +38,7 @@ def test_benchmark_runs_end_to_end_and_skips_finished_runs(tmp_path, capsys, loa
     assert [(c["shaping"], c["done"]) for c in first["matrix"]] == [("none", 1), ("e3b", 1)]
     assert "| task | `none` | `e3b` |" in readme.read_text()
     assert (tmp_path / "results_summary.png").stat().st_size > 0
-    assert "`results_summary.png`" in readme.read_text()
+    assert "](results_summary.png)" in readme.read_text()  # embedded as an image
     capsys.readouterr()
 
     bench.main(argv)  # everything finished: nothing retrains, the section is replaced
