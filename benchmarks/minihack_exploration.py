@@ -10,7 +10,8 @@ checkpoint, so the full budget can be spread over sessions. Stop it with Ctrl-C 
 ``kill`` of the script: on Linux its training processes end with it.
 
 Writes TensorBoard runs under ``--logdir``, ``curves.csv`` and ``table.csv`` there,
-one PNG per task (success rate vs env steps, mean and min–max band over seeds),
+one PNG per task (success rate vs env steps, mean and min–max band over seeds), a
+task × shaping heat map of final success (``plots/summary.png``),
 ``benchmarks/results/minihack_exploration.json`` (with a copy of each PNG beside it) and
 the section
 "## MiniHack exploration (issue 3)" of ``benchmarks/README.md``. The reading and

@@ -351,7 +351,7 @@ def plot_matrix(
     ax.set_xticks([j + 0.5 for j in range(len(columns))], columns)
     ax.set_yticks([i + 0.5 for i in range(len(tasks))], tasks)
     ax.set_title(
-        f"Final success at {budget / 1e6:g}M env steps, mean over seeds\n(hatched: fewer than "
+        f"Final success at {budget:,} env steps, mean over seeds\n(hatched: fewer than "
         f"{seeds} seeds finished; faded: none yet, success so far; grey: not run)",
         fontsize=9,
     )
