@@ -37,18 +37,16 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from minihack_exploration_matrix import markdown_matrix, plot_matrix, success_matrix
 from minihack_exploration_report import (
     ALGO_TITLES,
     collect,
-    markdown_matrix,
     markdown_table,
     markdown_verdicts,
-    plot_matrix,
     plot_tasks,
     replace_section,
     section_body,
     speed_ratios,
-    success_matrix,
     table,
     target_verdicts,
     variant,

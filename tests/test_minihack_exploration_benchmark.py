@@ -136,7 +136,10 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
 
 
 def test_success_matrix_counts_only_finished_seeds(load_benchmark):
-    report = load_benchmark("minihack_exploration_report")
+    report = load_benchmark("minihack_exploration_matrix")
+    import doctest
+
+    assert doctest.testmod(report).failed == 0
     runs = pd.DataFrame(
         {
             "task": ["A"] * 5 + ["B"],
