@@ -38,19 +38,20 @@ def success_matrix(runs: pd.DataFrame, budget: int, seeds: int) -> pd.DataFrame:
         done = group[group["steps"] >= budget]
         counted = done if len(done) else group
         success = float(counted["success_rate"].mean())
+        reached = int(group["steps"].max())
         if len(done) >= seeds:
             text = f"{success:.2f}"
         elif len(done):
             text = f"{success:.2f} ({len(done)}/{seeds})"
         else:
-            text = f"({success:.2f} at {_steps_text(int(group['steps'].max()))})"
+            text = f"({success:.2f} at {_steps_text(reached)})"
         rows.append(
             {
                 "task": task,
                 "shaping": shaping,
                 "success": success,
                 "done": len(done),
-                "reached": int(group["steps"].max()),
+                "reached": reached,
                 "text": text,
             }
         )
