@@ -185,7 +185,8 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
     Only rows at the full ``budget`` with all ``seeds`` seeds count; success is the
     mean over seeds. The verdict is ``met``, ``not a candidate`` (plain PPO above
     ``PLAIN_MAX``), ``not met`` (plain PPO and every bonus complete) or ``incomplete``,
-    which names the rows still short of the budget or the seeds.
+    which names the rows still short of the budget or the seeds. ``meeting`` names every
+    complete bonus at ``BONUS_MIN`` or above, best first.
 
     Example:
         >>> rows = pd.DataFrame({"task": ["A", "A", "A"], "shaping": ["none", "e3b", "rnd"],
@@ -193,6 +194,9 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
         ...                      "final_success": [0.0, 0.95, 0.5]})
         >>> target_verdicts(rows, budget=100, seeds=3).iloc[0].to_dict()["verdict"]
         'met'
+        >>> target_verdicts(rows.assign(steps=100, seeds=3, final_success=[0.0, 0.85, 0.9]),
+        ...                 100, 3)["meeting"][0]
+        'rnd, e3b'
         >>> target_verdicts(rows.assign(final_success=[0.0, 0.5, 0.5]), 100, 3)["verdict"][0]
         'incomplete: rnd'
         >>> target_verdicts(rows.assign(final_success=[0.3, 0.9, 0.5]), 100, 3)["verdict"][0]
@@ -204,6 +208,7 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
         plain = complete[complete["shaping"] == "none"]["final_success"]
         bonuses = complete[complete["shaping"] != "none"].set_index("shaping")["final_success"]
         best = bonuses.idxmax() if len(bonuses) else None
+        passing = bonuses[bonuses >= BONUS_MIN].sort_values(ascending=False, kind="stable")
         missing = sorted(set(group["shaping"]) - set(complete["shaping"]))
         if len(plain) and float(plain.iloc[0]) > PLAIN_MAX:
             verdict = f"not a candidate: plain PPO > {PLAIN_MAX}"
@@ -219,6 +224,7 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
                 "plain": float(plain.iloc[0]) if len(plain) else float("nan"),
                 "best_bonus": best,
                 "best_success": float(bonuses[best]) if best is not None else float("nan"),
+                "meeting": ", ".join(passing.index),
                 "verdict": verdict,
             }
         )
@@ -235,14 +241,14 @@ def markdown_verdicts(verdicts: pd.DataFrame, budget: int, seeds: int) -> str:
         f"Target check at {budget:,} env steps, {seeds} seed{'s' * (seeds != 1)} "
         f"(plain PPO ≤ {PLAIN_MAX}, a bonus ≥ {BONUS_MIN}; unfinished rows do not count):",
         "",
-        "| task | plain PPO | best bonus | its success | target |",
-        "|---|---|---|---|---|",
+        f"| task | plain PPO | best bonus | its success | every bonus ≥ {BONUS_MIN} | target |",
+        "|---|---|---|---|---|---|",
     ]
     for row in verdicts.itertuples():
         lines.append(
             f"| {row.task} | {number(row.plain)} | "
             f"{'–' if pd.isna(row.best_bonus) else row.best_bonus} | "
-            f"{number(row.best_success)} | {row.verdict} |"
+            f"{number(row.best_success)} | {row.meeting or '–'} | {row.verdict} |"
         )
     return "\n".join(lines)
 

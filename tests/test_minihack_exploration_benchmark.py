@@ -135,6 +135,24 @@ def test_recurrent_runs_are_kept_apart(tmp_path, load_benchmark):
     assert "Peer: rllte" not in text.split(f"{SECTION} — recurrent PPO")[1]
 
 
+def test_target_check_names_every_complete_bonus_that_meets_it(load_benchmark):
+    report = load_benchmark("minihack_exploration_report")
+    summary = pd.DataFrame(
+        {
+            "task": ["A"] * 5,
+            "shaping": ["none", "e3b", "noveld", "rnd", "icm"],
+            "steps": [100, 100, 100, 100, 60],
+            "seeds": [3, 3, 3, 3, 1],
+            "final_success": [0.1, 0.85, 0.97, 0.4, 1.0],
+        }
+    )
+    (row,) = report.target_verdicts(summary, budget=100, seeds=3).to_dict("records")
+    # icm is unfinished, so its 1.0 does not count; rnd is complete but below 0.8.
+    assert (row["best_bonus"], row["meeting"], row["verdict"]) == ("noveld", "noveld, e3b", "met")
+    table = report.markdown_verdicts(pd.DataFrame([row]), budget=100, seeds=3)
+    assert "| A | 0.10 | noveld | 0.97 | noveld, e3b | met |" in table
+
+
 def test_success_matrix_counts_only_finished_seeds(load_benchmark):
     report = load_benchmark("minihack_exploration_matrix")
     import doctest
