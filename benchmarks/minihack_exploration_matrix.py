@@ -11,8 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 
-def _steps_text(steps: int) -> str:
-    return f"{steps / 1000:.0f}k" if steps >= 1000 else str(steps)
+def steps_text(steps: float) -> str:
+    """Env steps as the tables write them: ``300k``, or the plain count below 1,000."""
+    return f"{steps / 1000:.0f}k" if steps >= 1000 else str(int(steps))
+
+
+def _columns(matrix: pd.DataFrame, shapings: list[str]) -> list[str]:
+    """The shapings, in the given order, that have at least one cell."""
+    return [s for s in shapings if s in set(matrix["shaping"])]
 
 
 def success_matrix(runs: pd.DataFrame, budget: int, seeds: int) -> pd.DataFrame:
@@ -44,7 +50,7 @@ def success_matrix(runs: pd.DataFrame, budget: int, seeds: int) -> pd.DataFrame:
         elif len(done):
             text = f"{success:.2f} ({len(done)}/{seeds})"
         else:
-            text = f"({success:.2f} at {_steps_text(reached)})"
+            text = f"({success:.2f} at {steps_text(reached)})"
         rows.append(
             {
                 "task": task,
@@ -60,7 +66,7 @@ def success_matrix(runs: pd.DataFrame, budget: int, seeds: int) -> pd.DataFrame:
 
 def markdown_matrix(matrix: pd.DataFrame, shapings: list[str], budget: int, seeds: int) -> str:
     """The matrix as a markdown table, tasks down and shapings across (– : not run)."""
-    columns = [s for s in shapings if s in set(matrix["shaping"])]
+    columns = _columns(matrix, shapings)
     cells = matrix.set_index(["task", "shaping"])["text"]
     lines = [
         f"Final success at {budget:,} env steps, mean over seeds "
@@ -89,7 +95,7 @@ def plot_matrix(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    columns = [s for s in shapings if s in set(matrix["shaping"])]
+    columns = _columns(matrix, shapings)
     tasks = list(matrix["task"].drop_duplicates())
     cells = matrix.set_index(["task", "shaping"])
     fig, ax = plt.subplots(figsize=(1.3 * len(columns) + 2.5, 0.55 * len(tasks) + 1.5))

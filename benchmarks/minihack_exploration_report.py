@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from minihack_exploration_matrix import markdown_matrix
+from minihack_exploration_matrix import markdown_matrix, steps_text
 
 from densegym.agents.sb3.compare import finished_summary
 from densegym.agents.sb3.plotting import plot_success
@@ -128,7 +128,7 @@ def _reach(values: pd.Series) -> str:
     reached = values.dropna()
     if reached.empty:
         return "not reached"
-    text = f"{reached.mean() / 1000:.0f}k"
+    text = steps_text(reached.mean())
     return text if len(reached) == len(values) else f"{text} ({len(reached)}/{len(values)} seeds)"
 
 
@@ -207,8 +207,9 @@ def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFr
         complete = group[(group["steps"] == budget) & (group["seeds"] >= seeds)]
         plain = complete[complete["shaping"] == "none"]["final_success"]
         bonuses = complete[complete["shaping"] != "none"].set_index("shaping")["final_success"]
-        best = bonuses.idxmax() if len(bonuses) else None
-        passing = bonuses[bonuses >= BONUS_MIN].sort_values(ascending=False, kind="stable")
+        ranked = bonuses.sort_values(ascending=False, kind="stable")
+        best = ranked.index[0] if len(ranked) else None
+        passing = ranked[ranked >= BONUS_MIN]
         missing = sorted(set(group["shaping"]) - set(complete["shaping"]))
         if len(plain) and float(plain.iloc[0]) > PLAIN_MAX:
             verdict = f"not a candidate: plain PPO > {PLAIN_MAX}"
