@@ -7,7 +7,11 @@ runs per env; the learned modules run in their batched VecEnv form
 end), which is the faster form. Runs are resumable: finished runs (a ``summary.json``
 covering the budget) are skipped, and unfinished ones continue from their newest
 checkpoint, so the full budget can be spread over sessions. Stop it with Ctrl-C or a
-``kill`` of the script: on Linux its training processes end with it.
+``kill`` of the script: on Linux its training processes end with it. Run folders are not
+under git, so each report also writes one record per run (summary and learning curve)
+to ``benchmarks/results/minihack_exploration_runs/`` (``minihack_exploration_archive.py``);
+on a machine without the folders, the report reads the records and finished runs are
+not retrained.
 
 Writes TensorBoard runs under ``--logdir``, ``curves.csv`` and ``table.csv`` there,
 one PNG per task (success rate vs env steps, mean and min–max band over seeds), a
@@ -36,6 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import minihack_exploration_archive as archive
 import pandas as pd
 from minihack_exploration_matrix import markdown_matrix, plot_matrix, success_matrix
 from minihack_exploration_report import (
@@ -100,10 +105,22 @@ def plan(
     ]
 
 
-def train_unfinished(configs: list[RunConfig], workers: int, log: Any = print) -> None:
-    """Train every unfinished run, ``workers`` processes at a time."""
-    todo = [config for config in configs if finished_summary(config) is None]
-    log(f"{len(configs) - len(todo)} runs finished already, {len(todo)} to train")
+def train_unfinished(
+    rows: list[tuple[str, str, RunConfig]],
+    workers: int,
+    log: Any = print,
+    archive_dir: Path | None = None,
+) -> None:
+    """Train every run finished neither in its folder nor in the archive, ``workers`` at a time."""
+    todo = [
+        config
+        for task, shaping, config in rows
+        if finished_summary(config) is None
+        and not (
+            archive_dir and archive.finished(archive_dir, task, shaping, config.seed, config.steps)
+        )
+    ]
+    log(f"{len(rows) - len(todo)} runs finished already, {len(todo)} to train")
     run_all(todo, workers, lambda summary: log(_done_line(summary)))
 
 
@@ -169,6 +186,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--results", default=None, help=f"results JSON ('' to skip; default {RESULTS})"
     )
+    parser.add_argument(
+        "--archive",
+        default=None,
+        help="folder of per-run records kept under git; finished records are not retrained "
+        "(default: beside --results, '<results stem>_runs'; '' to skip)",
+    )
     parser.add_argument("--readme", default=str(README), help="README to update ('' to skip)")
     parser.add_argument("--notes", default="", help="markdown put under the table in the README")
     parser.add_argument("--notes-file", default="", help="read --notes from this file")
@@ -188,6 +211,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.logdir = args.logdir or f"runs/minihack_exploration{suffix}"
     if args.results is None:
         args.results = str(RESULTS.with_name(f"{RESULTS.stem}{suffix}.json"))
+    if args.archive is None:
+        results = Path(args.results)
+        args.archive = str(results.with_name(f"{results.stem}_runs")) if args.results else ""
     return args
 
 
@@ -210,10 +236,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         algo=args.algo,
     )
     rows = plan(tasks, shapings, list(range(args.seeds)), base, args.per_env)
+    archive_dir = Path(args.archive) if args.archive else None
     start = time.perf_counter()
     if not args.report_only:
-        train_unfinished([config for _, _, config in rows], args.workers)
+        train_unfinished(rows, args.workers, archive_dir=archive_dir)
     runs, curves = collect(rows, partial=args.include_partial)
+    if archive_dir:
+        archive.save_runs(runs, curves, archive_dir)
+        keys = [(task, shaping, config.seed) for task, shaping, config in rows]
+        kept = archive.load_runs(archive_dir, keys, args.steps, partial=args.include_partial)
+        runs, curves = archive.merge((runs, curves), kept, keys)
     logdir = Path(args.logdir)
     logdir.mkdir(parents=True, exist_ok=True)
     speed_file = logdir / "speed.json"
@@ -221,13 +253,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         task = args.speed_task or tasks[0]
         speed = paired_speed(task, base, args.speed_steps, args.speed_rounds, logdir / "speed")
         speed_file.write_text(json.dumps(speed, indent=2))
+        if archive_dir:
+            archive.save_speed(speed, archive_dir)
     speed = json.loads(speed_file.read_text()) if speed_file.exists() else None
+    if speed is None and archive_dir:
+        speed = archive.load_speed(archive_dir)
     summary = table(runs) if len(runs) else pd.DataFrame()
     curves.to_csv(logdir / "curves.csv", index=False)
     runs.to_csv(logdir / "runs.csv", index=False)
     summary.to_csv(logdir / "table.csv", index=False)
     agent = ALGO_TITLES[args.algo] + (", full map" if args.full_map else "")
-    plots = plot_tasks(curves, logdir / "plots", shapings, agent) if len(curves) else {}
+    plots = plot_tasks(curves, logdir / "plots", shapings, agent, runs) if len(curves) else {}
     command = "python benchmarks/minihack_exploration.py " + " ".join(
         [f"--steps {args.steps}", f"--seeds {args.seeds}", f"--tasks {','.join(tasks)}"]
         + ([f"--shapings {','.join(shapings)}"] if shapings != list(SHAPINGS) else [])

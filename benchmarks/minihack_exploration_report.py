@@ -168,15 +168,39 @@ def speed_ratios(runs: pd.DataFrame, shaping: str = "e3b") -> dict[str, float]:
 
 
 def plot_tasks(
-    curves: pd.DataFrame, out_dir: Path, order: list[str], agent: str = "PPO"
+    curves: pd.DataFrame,
+    out_dir: Path,
+    order: list[str],
+    agent: str = "PPO",
+    runs: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """One PNG per task with every shaping's mean curve and min–max band over seeds."""
+    """One PNG per task with every shaping's mean curve and min–max band over seeds.
+
+    Runs in ``runs`` without a curve (archived before curves were archived) appear as
+    final-success markers. A task none of whose runs has a curve gets no new plot, so
+    an earlier plot of it is kept rather than replaced by markers only.
+    """
     plots = {}
     for task, part in curves.groupby("task", sort=False):
         path = out_dir / f"{task}.png"
-        plot_success(part, path, title=f"MiniHack {task} — {agent}", order=order)
+        title = f"MiniHack {task} — {agent}"
+        plot_success(part, path, title=title, order=order, endpoints=_without_curve(runs, part))
         plots[task] = path
     return plots
+
+
+def _without_curve(runs: pd.DataFrame | None, curves: pd.DataFrame) -> pd.DataFrame | None:
+    """The rows of ``runs`` for ``curves``' task whose (shaping, seed) has no curve there."""
+    if runs is None or not len(runs):
+        return None
+    task = curves["task"].iloc[0]
+    drawn = set(zip(curves["shaping"], curves["seed"], strict=True))
+    mine = runs[runs["task"] == task]
+    missing = [
+        (shaping, seed) not in drawn
+        for shaping, seed in zip(mine["shaping"], mine["seed"], strict=True)
+    ]
+    return mine[missing]
 
 
 def target_verdicts(summary: pd.DataFrame, budget: int, seeds: int) -> pd.DataFrame:

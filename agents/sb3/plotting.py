@@ -65,24 +65,51 @@ def aggregate_curves(
 
 
 def plot_success(
-    curves: pd.DataFrame, path: str | Path, title: str = "", order: Iterable[str] | None = None
+    curves: pd.DataFrame,
+    path: str | Path,
+    title: str = "",
+    order: Iterable[str] | None = None,
+    endpoints: pd.DataFrame | None = None,
 ) -> Path:
-    """Save a PNG of success rate vs env steps (mean line, min–max band) per shaping."""
+    """Save a PNG of success rate vs env steps (mean line, min–max band) per shaping.
+
+    Args:
+        curves: rows of ``shaping, seed, timesteps, success_rate``.
+        path: the PNG to write.
+        title: the plot title.
+        order: shapings in legend order (default: order of appearance).
+        endpoints: runs whose curve is not known, only where they ended: rows of
+            ``shaping, steps, success_rate``. Each shaping's are drawn as one marker at
+            the mean, with a min–max bar over its runs.
+
+    Example:
+        >>> import tempfile
+        >>> curves = pd.DataFrame({"shaping": "e3b", "seed": 0, "timesteps": [10, 20],
+        ...                        "success_rate": [0.0, 1.0]})
+        >>> ends = pd.DataFrame({"shaping": ["none"] * 2, "steps": 20, "success_rate": [0, 0.1]})
+        >>> plot_success(curves, Path(tempfile.mkdtemp()) / "a.png", endpoints=ends).exists()
+        True
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     aggregated = aggregate_curves(curves)
+    endpoints = endpoints if endpoints is not None else pd.DataFrame(columns=["shaping"])
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     shapings = list(order) if order else list(dict.fromkeys(aggregated["shaping"]))
-    for shaping in shapings:
-        part = aggregated[aggregated["shaping"] == shaping]
+    shapings += [s for s in dict.fromkeys(endpoints["shaping"]) if s not in shapings]
+    for index, shaping in enumerate(shapings):
+        ends = endpoints[endpoints["shaping"] == shaping]
+        if len(ends):
+            _draw_endpoints(ax, shaping, ends, f"C{index % 10}")
+        part = aggregated[aggregated["shaping"] == shaping] if len(aggregated) else aggregated
         if part.empty:
             continue
         seeds = int(part["seeds"].max())
         label = f"{shaping} ({seeds} seed{'s' if seeds != 1 else ''})"
-        (line,) = ax.plot(part["timesteps"], part["mean"], label=label)
+        (line,) = ax.plot(part["timesteps"], part["mean"], label=label, color=f"C{index % 10}")
         ax.fill_between(
             part["timesteps"],
             part["low"],
@@ -103,3 +130,20 @@ def plot_success(
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _draw_endpoints(ax: object, shaping: str, ends: pd.DataFrame, color: str) -> None:
+    """One marker per shaping at its runs' mean final success, with a min–max bar."""
+    success = ends["success_rate"].astype(float)
+    mean = float(success.mean())
+    runs = len(ends)
+    ax.errorbar(
+        [float(ends["steps"].mean())],
+        [mean],
+        yerr=[[mean - float(success.min())], [float(success.max()) - mean]],
+        fmt="D",
+        color=color,
+        capsize=4,
+        markersize=6,
+        label=f"{shaping} ({runs} run{'s' if runs != 1 else ''}, final only)",
+    )
