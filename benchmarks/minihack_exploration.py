@@ -289,6 +289,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "notes": Path(args.notes_file).read_text() if args.notes_file else args.notes,
         "elapsed_s": time.perf_counter() - start,
     }
+    if archive_dir and args.readme:
+        results["archive"] = os.path.relpath(archive_dir, Path(args.readme).parent)
     if len(runs):
         matrix = success_matrix(runs, args.steps, args.seeds)
         results["matrix"] = matrix.to_dict(orient="records")

@@ -340,6 +340,16 @@ def _matrix_text(results: dict[str, Any]) -> str:
     return text + (f"\n\n![Final success per task and shaping]({plot})" if plot else "")
 
 
+def _archive_text(results: dict[str, Any]) -> str:
+    if not results.get("archive"):
+        return ""
+    return (
+        f" Every run's record (summary and learning curve) is kept under git in "
+        f"`{results['archive']}/`: the report reads it where a run folder is missing, and "
+        "the script does not retrain a run it holds as finished."
+    )
+
+
 def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
     """The README section: how it was run, the table, the target check, the speed, the peer.
 
@@ -369,7 +379,7 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
             "reaches it, averaged over "
             "the seeds that reached it. Budgets are per run and shown in the table. "
             "env-steps/s is the speed of a run's last training segment (a resumed run "
-            "starts a new one); wall time / run = budget ÷ that speed.",
+            "starts a new one); wall time / run = budget ÷ that speed." + _archive_text(results),
             "",
             _matrix_text(results),
             "",

@@ -25,6 +25,7 @@ def test_records_replace_lost_run_folders(tmp_path, capsys, load_benchmark):
     assert record["steps"] == 512 and record["curve"]["rows"]
     assert record["curve"]["columns"][0] == "timesteps"
     assert (records / "speed.json").exists()
+    assert "kept under git in `results_runs/`" in (tmp_path / "README.md").read_text()
     capsys.readouterr()
 
     shutil.rmtree(tmp_path / "runs")  # a new machine: runs/ is not under git
