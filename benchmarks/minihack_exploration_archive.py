@@ -114,9 +114,28 @@ def save_runs(runs: pd.DataFrame, curves: pd.DataFrame, directory: Path) -> int:
         record["steps"] = int(row["steps"])
         if curve is None and old is not None and old["steps"] == row["steps"]:
             record["curve"] = old.get("curve")  # a summary-only update keeps the curve
-        _write_atomically(path, json.dumps(record, indent=1) + "\n")
+        _write_atomically(path, record_text(record))
         written += 1
     return written
+
+
+def record_text(record: dict[str, Any]) -> str:
+    """A record as JSON with one curve row per line, so git diffs of records stay readable.
+
+    Example:
+        >>> text = record_text({"steps": 2, "curve": {"columns": ["timesteps"],
+        ...                                            "rows": [[1.0], [2.0]]}})
+        >>> json.loads(text)["curve"]["rows"], len(text.splitlines())
+        ([[1.0], [2.0]], 8)
+    """
+    head = json.dumps({k: v for k, v in record.items() if k != "curve"}, indent=1)
+    curve = record.get("curve")
+    if curve is None:
+        tail = '"curve": null'
+    else:
+        rows = ",\n  ".join(json.dumps(row, separators=(",", ":")) for row in curve["rows"])
+        tail = f'"curve": {{"columns": {json.dumps(curve["columns"])}, "rows": [\n  {rows}\n ]}}'
+    return head[:-2] + f",\n {tail}\n}}\n"
 
 
 def _curve_json(curve: pd.DataFrame) -> dict[str, Any]:
