@@ -85,3 +85,6 @@ def test_runs_without_a_curve_are_drawn_as_final_markers(tmp_path, load_benchmar
     assert missing[["task", "shaping"]].values.tolist() == [["T", "none"]]
     plots = report.plot_tasks(curves, tmp_path, ["none", "e3b"], runs=runs)
     assert list(plots) == ["T"] and plots["T"].stat().st_size > 0  # U has no curve: no plot
+    from densegym.agents.sb3 import plotting
+
+    assert doctest.testmod(plotting).failed == 0  # markers alone, and beside curves

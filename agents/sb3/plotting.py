@@ -87,7 +87,10 @@ def plot_success(
         >>> curves = pd.DataFrame({"shaping": "e3b", "seed": 0, "timesteps": [10, 20],
         ...                        "success_rate": [0.0, 1.0]})
         >>> ends = pd.DataFrame({"shaping": ["none"] * 2, "steps": 20, "success_rate": [0, 0.1]})
-        >>> plot_success(curves, Path(tempfile.mkdtemp()) / "a.png", endpoints=ends).exists()
+        >>> folder = Path(tempfile.mkdtemp())
+        >>> plot_success(curves, folder / "a.png", endpoints=ends).exists()
+        True
+        >>> plot_success(curves.iloc[:0], folder / "b.png", endpoints=ends).exists()  # ends only
         True
     """
     import matplotlib
@@ -95,7 +98,7 @@ def plot_success(
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    aggregated = aggregate_curves(curves)
+    aggregated = aggregate_curves(curves) if len(curves) else pd.DataFrame(columns=["shaping"])
     endpoints = endpoints if endpoints is not None else pd.DataFrame(columns=["shaping"])
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     shapings = list(order) if order else list(dict.fromkeys(aggregated["shaping"]))
@@ -104,7 +107,7 @@ def plot_success(
         ends = endpoints[endpoints["shaping"] == shaping]
         if len(ends):
             _draw_endpoints(ax, shaping, ends, f"C{index % 10}")
-        part = aggregated[aggregated["shaping"] == shaping] if len(aggregated) else aggregated
+        part = aggregated[aggregated["shaping"] == shaping]
         if part.empty:
             continue
         seeds = int(part["seeds"].max())
