@@ -98,7 +98,7 @@ def save_runs(runs: pd.DataFrame, curves: pd.DataFrame, directory: Path) -> int:
         ([1.0], [100, 200])
     """
     written = 0
-    by_run = dict(iter(curves.groupby(list(KEY)))) if len(curves) else {}
+    by_run = _curves_by_run(curves)
     for row in runs.to_dict(orient="records"):
         key = (row["task"], row["shaping"], int(row["seed"]))
         path = record_path(directory, *key)
@@ -136,6 +136,16 @@ def record_text(record: dict[str, Any]) -> str:
         rows = ",\n  ".join(json.dumps(row, separators=(",", ":")) for row in curve["rows"])
         tail = f'"curve": {{"columns": {json.dumps(curve["columns"])}, "rows": [\n  {rows}\n ]}}'
     return head[:-2] + f",\n {tail}\n}}\n"
+
+
+def _curves_by_run(curves: pd.DataFrame) -> dict[tuple[str, str, int], pd.DataFrame]:
+    """Each run's rows of a curves table, keyed by (task, shaping, seed); one pass."""
+    if not len(curves):
+        return {}
+    return {
+        (task, shaping, int(seed)): part
+        for (task, shaping, seed), part in curves.groupby(list(KEY), sort=False)
+    }
 
 
 def _curve_json(curve: pd.DataFrame) -> dict[str, Any]:
@@ -206,19 +216,12 @@ def merge(
     order = {tuple(key): index for index, key in enumerate(keys)}
     picked: dict[tuple[str, str, int], tuple[dict[str, Any], pd.DataFrame]] = {}
     for runs, curves in (archived, fresh):  # fresh second: it wins ties
+        by_run = _curves_by_run(curves)
         for row in runs.to_dict(orient="records") if len(runs) else []:
             key = (row["task"], row["shaping"], int(row["seed"]))
             if key in picked and picked[key][0]["steps"] > row["steps"]:
                 continue
-            curve = curves
-            if len(curve):
-                mask = (
-                    (curve["task"] == key[0])
-                    & (curve["shaping"] == key[1])
-                    & (curve["seed"] == key[2])
-                )
-                curve = curve[mask]
-            picked[key] = (row, curve)
+            picked[key] = (row, by_run.get(key, pd.DataFrame()))
     ranked = sorted(picked, key=lambda key: order.get(key, len(order)))
     runs = pd.DataFrame([picked[key][0] for key in ranked])
     parts = [picked[key][1] for key in ranked if len(picked[key][1])]
