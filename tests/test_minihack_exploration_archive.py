@@ -88,3 +88,9 @@ def test_runs_without_a_curve_are_drawn_as_final_markers(tmp_path, load_benchmar
     from densegym.agents.sb3 import plotting
 
     assert doctest.testmod(plotting).failed == 0  # markers alone, and beside curves
+    ends_u = runs[runs["task"] == "U"]
+    equal = plotting.endpoint_markers(
+        pd.concat([ends_u, ends_u.assign(shaping="count")]), ["none", "count"]
+    )
+    assert equal["none"]["mean"] == equal["count"]["mean"] == 0.0
+    assert equal["count"]["x"] < equal["none"]["x"] == 20.0  # equal values stay apart

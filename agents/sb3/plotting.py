@@ -8,6 +8,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+_ENDPOINT_DODGE = 0.015
+"""Share of the steps axis between the final-only markers of two shapings."""
+
 
 def aggregate_curves(
     curves: pd.DataFrame, grid_points: int = 50, metric: str = "success_rate"
@@ -80,7 +83,9 @@ def plot_success(
         order: shapings in legend order (default: order of appearance).
         endpoints: runs whose curve is not known, only where they ended: rows of
             ``shaping, steps, success_rate``. Each shaping's are drawn as one marker at
-            the mean, with a min–max bar over its runs.
+            the mean, with a min–max bar over its runs; markers of different shapings
+            are shifted apart along the steps axis (1.5 % of it each) so equal values
+            stay visible.
 
     Example:
         >>> import tempfile
@@ -103,10 +108,10 @@ def plot_success(
     fig, ax = plt.subplots(figsize=(7, 4.2), dpi=110)
     shapings = list(order) if order else list(dict.fromkeys(aggregated["shaping"]))
     shapings += [s for s in dict.fromkeys(endpoints["shaping"]) if s not in shapings]
+    markers = endpoint_markers(endpoints, shapings)
     for index, shaping in enumerate(shapings):
-        ends = endpoints[endpoints["shaping"] == shaping]
-        if len(ends):
-            _draw_endpoints(ax, shaping, ends, f"C{index % 10}")
+        if shaping in markers:
+            _draw_endpoint(ax, markers[shaping], f"C{index % 10}")
         part = aggregated[aggregated["shaping"] == shaping]
         if part.empty:
             continue
@@ -135,18 +140,54 @@ def plot_success(
     return path
 
 
-def _draw_endpoints(ax: object, shaping: str, ends: pd.DataFrame, color: str) -> None:
-    """One marker per shaping at its runs' mean final success, with a min–max bar."""
-    success = ends["success_rate"].astype(float)
-    mean = float(success.mean())
-    runs = len(ends)
+def endpoint_markers(endpoints: pd.DataFrame, order: Iterable[str]) -> dict[str, dict]:
+    """Where each shaping's final-only marker goes: mean final success, min–max, steps.
+
+    Markers are shifted left along the steps axis, 1.5 % of it per shaping in ``order``
+    that has endpoints, so shapings with equal values do not hide one another.
+
+    Args:
+        endpoints: rows of ``shaping, steps, success_rate``, one per run.
+        order: shapings in drawing order; shapings absent from ``endpoints`` are skipped.
+
+    Returns:
+        ``{shaping: {"x", "mean", "low", "high", "runs", "shaping"}}`` in ``order``.
+
+    Example:
+        >>> ends = pd.DataFrame({"shaping": ["none", "none", "count"], "steps": 100,
+        ...                      "success_rate": [0.0, 0.2, 0.0]})
+        >>> markers = endpoint_markers(ends, ["none", "e3b", "count"])
+        >>> [(s, m["x"], round(m["mean"], 2), m["runs"]) for s, m in markers.items()]
+        [('none', 100.0, 0.1, 2), ('count', 98.5, 0.0, 1)]
+    """
+    span = float(endpoints["steps"].max()) if len(endpoints) else 0.0
+    markers: dict[str, dict] = {}
+    for shaping in order:
+        ends = endpoints[endpoints["shaping"] == shaping]
+        if ends.empty:
+            continue
+        success = ends["success_rate"].astype(float)
+        markers[shaping] = {
+            "x": float(ends["steps"].mean()) - _ENDPOINT_DODGE * span * len(markers),
+            "mean": float(success.mean()),
+            "low": float(success.min()),
+            "high": float(success.max()),
+            "runs": len(ends),
+            "shaping": shaping,
+        }
+    return markers
+
+
+def _draw_endpoint(ax: object, marker: dict, color: str) -> None:
+    """One marker at a shaping's mean final success, with a min–max bar."""
+    mean, runs = marker["mean"], marker["runs"]
     ax.errorbar(
-        [float(ends["steps"].mean())],
+        [marker["x"]],
         [mean],
-        yerr=[[mean - float(success.min())], [float(success.max()) - mean]],
+        yerr=[[mean - marker["low"]], [marker["high"] - mean]],
         fmt="D",
         color=color,
         capsize=4,
         markersize=6,
-        label=f"{shaping} ({runs} run{'s' if runs != 1 else ''}, final only)",
+        label=f"{marker['shaping']} ({runs} run{'s' if runs != 1 else ''}, final only)",
     )
