@@ -111,7 +111,7 @@ def plot_success(
     markers = endpoint_markers(endpoints, shapings)
     for index, shaping in enumerate(shapings):
         if shaping in markers:
-            _draw_endpoint(ax, markers[shaping], f"C{index % 10}")
+            _draw_endpoint(ax, shaping, markers[shaping], f"C{index % 10}")
         part = aggregated[aggregated["shaping"] == shaping]
         if part.empty:
             continue
@@ -151,7 +151,7 @@ def endpoint_markers(endpoints: pd.DataFrame, order: Iterable[str]) -> dict[str,
         order: shapings in drawing order; shapings absent from ``endpoints`` are skipped.
 
     Returns:
-        ``{shaping: {"x", "mean", "low", "high", "runs", "shaping"}}`` in ``order``.
+        ``{shaping: {"x", "mean", "low", "high", "runs"}}`` in ``order``.
 
     Example:
         >>> ends = pd.DataFrame({"shaping": ["none", "none", "count"], "steps": 100,
@@ -173,12 +173,11 @@ def endpoint_markers(endpoints: pd.DataFrame, order: Iterable[str]) -> dict[str,
             "low": float(success.min()),
             "high": float(success.max()),
             "runs": len(ends),
-            "shaping": shaping,
         }
     return markers
 
 
-def _draw_endpoint(ax: object, marker: dict, color: str) -> None:
+def _draw_endpoint(ax: object, shaping: str, marker: dict, color: str) -> None:
     """One marker at a shaping's mean final success, with a min–max bar."""
     mean, runs = marker["mean"], marker["runs"]
     ax.errorbar(
@@ -189,5 +188,5 @@ def _draw_endpoint(ax: object, marker: dict, color: str) -> None:
         color=color,
         capsize=4,
         markersize=6,
-        label=f"{marker['shaping']} ({runs} run{'s' if runs != 1 else ''}, final only)",
+        label=f"{shaping} ({runs} run{'s' if runs != 1 else ''}, final only)",
     )
