@@ -248,16 +248,17 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runs, curves = archive.merge((runs, curves), kept, keys)
     logdir = Path(args.logdir)
     logdir.mkdir(parents=True, exist_ok=True)
-    speed_file = logdir / "speed.json"
+    speed_task = args.speed_task or tasks[0]
+    speed_dirs = [archive_dir, logdir] if archive_dir else [logdir]  # the run folders win
     if args.speed_steps > 0:
-        task = args.speed_task or tasks[0]
-        speed = paired_speed(task, base, args.speed_steps, args.speed_rounds, logdir / "speed")
-        speed_file.write_text(json.dumps(speed, indent=2))
-        if archive_dir:
-            archive.save_speed(speed, archive_dir)
-    speed = json.loads(speed_file.read_text()) if speed_file.exists() else None
-    if speed is None and archive_dir:
-        speed = archive.load_speed(archive_dir)
+        measured = paired_speed(
+            speed_task, base, args.speed_steps, args.speed_rounds, logdir / "speed"
+        )
+        for directory in speed_dirs:
+            archive.save_speed(measured, directory)
+    kept = {task: speed for d in speed_dirs for task, speed in archive.load_speeds(d).items()}
+    speeds = {task: kept[task] for task in tasks if task in kept}
+    speed = speeds.get(speed_task, next(iter(speeds.values()), None))
     summary = table(runs) if len(runs) else pd.DataFrame()
     curves.to_csv(logdir / "curves.csv", index=False)
     runs.to_csv(logdir / "runs.csv", index=False)
@@ -285,7 +286,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "table": summary.to_dict(orient="records"),
         "runs": runs.drop(columns=["run_dir"], errors="ignore").to_dict(orient="records"),
         "e3b_over_none_steps_per_s": speed_ratios(runs) if len(runs) else {},
-        "paired_speed": speed,
+        "paired_speed": speed,  # the speed task's, else the first task's with one
+        "paired_speeds": speeds,
         "notes": Path(args.notes_file).read_text() if args.notes_file else args.notes,
         "elapsed_s": time.perf_counter() - start,
     }
@@ -306,8 +308,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         results["target"] = verdicts.to_dict(orient="records")
         print(markdown_verdicts(verdicts, args.steps, args.seeds))
     print("e3b / none env-steps/s:", results["e3b_over_none_steps_per_s"])
-    if speed:
-        print(f"paired speed on {speed['task']}: e3b / none = {speed['ratio']:.2f}")
+    for task, measured in speeds.items():
+        print(f"paired speed on {task}: e3b / none = {measured['ratio']:.2f}")
     print("curves:", logdir / "curves.csv", "· plots:", ", ".join(map(str, plots.values())))
     print("TensorBoard:", f"tensorboard --logdir {logdir}")
     if args.results:

@@ -7,7 +7,7 @@ record (its summary row and its learning curve) to one small JSON file under
 ``benchmarks/results/minihack_exploration_runs/<task>/<shaping>-seed<k>.json`` and reads
 the records back for runs whose folder is gone or behind. ``minihack_exploration.py``
 skips runs the archive holds as finished at the budget, and also keeps the paired speed
-measurement there (``speed.json``).
+measurements there, one per task (``speed.json``).
 
 Records written from an older results JSON have ``"curve": null``: their summary
 (final success, steps to 50/90 %, speed) is known, their curve is not.
@@ -229,10 +229,18 @@ def merge(
 
 
 def save_speed(speed: dict[str, Any], directory: Path) -> None:
-    """Keep the paired speed measurement with the run records."""
-    _write_atomically(Path(directory) / SPEED_FILE, json.dumps(speed, indent=2) + "\n")
+    """Keep a paired speed measurement beside the others; it replaces its task's last one."""
+    speeds = load_speeds(directory)
+    speeds[speed["task"]] = speed
+    _write_atomically(Path(directory) / SPEED_FILE, json.dumps(speeds, indent=2) + "\n")
 
 
-def load_speed(directory: Path) -> dict[str, Any] | None:
-    """The archived paired speed measurement, if any."""
-    return read_record(Path(directory) / SPEED_FILE)
+def load_speeds(directory: Path) -> dict[str, dict[str, Any]]:
+    """The kept paired speed measurements by task (``{}`` when there are none).
+
+    A file written before measurements were kept per task holds a single one.
+    """
+    record = read_record(Path(directory) / SPEED_FILE)
+    if record is None:
+        return {}
+    return {record["task"]: record} if "task" in record else record

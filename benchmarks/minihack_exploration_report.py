@@ -359,14 +359,18 @@ def section_body(results: dict[str, Any], summary: pd.DataFrame) -> str:
     """
     is_main = results.get("algo", "ppo") == "ppo" and not results.get("full_map")
     ratios = ", ".join(f"{t} {r:.2f}" for t, r in results["e3b_over_none_steps_per_s"].items())
-    speed = results.get("paired_speed")
+    speeds = results.get("paired_speeds", {})
     paired = "not measured (`--speed-steps N`)."
-    if speed:
+    if speeds:
         paired = (
-            f"**{speed['ratio']:.2f}** on {speed['task']} ({speed['rounds']} interleaved rounds "
-            f"of {speed['steps']:,} env steps per form, one process, medians: "
-            f"{statistics.median(speed['e3b']):.0f} vs {statistics.median(speed['none']):.0f} "
-            "env-steps/s)."
+            "; ".join(
+                f"**{speed['ratio']:.2f}** on {task} ({speed['rounds']} rounds of "
+                f"{speed['steps']:,} env steps per form, medians "
+                f"{statistics.median(speed['e3b']):.0f} vs "
+                f"{statistics.median(speed['none']):.0f} env-steps/s)"
+                for task, speed in speeds.items()
+            )
+            + ". A task's rounds alternate the two forms in one process."
         )
     return "\n".join(
         [

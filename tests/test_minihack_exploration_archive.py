@@ -94,3 +94,16 @@ def test_runs_without_a_curve_are_drawn_as_final_markers(tmp_path, load_benchmar
     )
     assert equal["none"]["mean"] == equal["count"]["mean"] == 0.0
     assert equal["count"]["x"] < equal["none"]["x"] == 20.0  # equal values stay apart
+
+
+def test_paired_speeds_are_kept_one_per_task(tmp_path, load_benchmark):
+    archive = load_benchmark("minihack_exploration_archive")
+    # A file from before measurements were kept per task holds a single one.
+    old = {"task": "A", "ratio": 0.9, "steps": 256, "rounds": 1, "none": [2.0], "e3b": [1.8]}
+    (tmp_path / archive.SPEED_FILE).write_text(json.dumps(old))
+    assert archive.load_speeds(tmp_path) == {"A": old}
+    archive.save_speed({**old, "task": "B", "ratio": 0.7}, tmp_path)
+    archive.save_speed({**old, "ratio": 0.95}, tmp_path)  # replaces A's, keeps B's
+    speeds = archive.load_speeds(tmp_path)
+    assert {task: speed["ratio"] for task, speed in speeds.items()} == {"A": 0.95, "B": 0.7}
+    assert archive.load_speeds(tmp_path / "nowhere") == {}
