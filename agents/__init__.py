@@ -1,4 +1,8 @@
-"""densegym agents: SB3 training and LLM-specific agents, one evaluation runner."""
+"""densegym agents: SB3 training and LLM-specific agents, one evaluation runner.
+
+Every agent follows one contract (:mod:`densegym.agents.protocol`), is built from a
+string by :func:`make_agent` and is run by :func:`evaluate`.
+"""
 
 if __name__ != "densegym.agents":  # pragma: no cover - guard against `import agents`
     raise ImportError(
@@ -6,5 +10,16 @@ if __name__ != "densegym.agents":  # pragma: no cover - guard against `import ag
     )
 
 from densegym.agents.evaluate import EvalResult, RandomAgent, evaluate
+from densegym.agents.make import AGENTS, make_agent
+from densegym.agents.protocol import Agent, Bindable, HasUsage
 
-__all__ = ["EvalResult", "RandomAgent", "evaluate"]
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "Bindable",
+    "EvalResult",
+    "HasUsage",
+    "RandomAgent",
+    "evaluate",
+    "make_agent",
+]

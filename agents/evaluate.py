@@ -1,29 +1,25 @@
-"""One evaluation runner for every agent (SB3 models, LLM policies, search agents)."""
+"""One evaluation runner for every agent (SB3 models, LLM policies, search agents).
+
+:func:`evaluate` follows the agent contract of :mod:`densegym.agents.protocol`: it binds
+a :class:`~densegym.agents.protocol.Bindable` agent to the env it runs on, and reports
+the LLM work of a :class:`~densegym.agents.protocol.HasUsage` agent as the difference of
+its ``usage`` before and after the run.
+"""
 
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 
 import densegym  # noqa: F401  (registers the env ids)
+from densegym.agents.protocol import Agent, bind_agent, usage_of
+from densegym.llm.usage import Usage
 
-
-class Agent(Protocol):
-    """Anything with SB3's ``predict`` signature is an agent."""
-
-    def predict(
-        self,
-        observation: Any,
-        state: Any = None,
-        episode_start: Any = None,
-        deterministic: bool = False,
-    ) -> tuple[Any, Any]:
-        """Return ``(action, next_state)`` for one observation."""
-        ...
+__all__ = ["Agent", "EvalResult", "RandomAgent", "evaluate"]
 
 
 @dataclass
@@ -41,6 +37,9 @@ class EvalResult:
         llm_tokens: LLM tokens the agent spent (0 for non-LLM agents).
         llm_calls: LLM calls the agent made.
         wall_time_s: wall-clock seconds.
+        llm_usage: everything the agent's ``usage`` counted during the run
+            (:meth:`densegym.llm.Usage.as_dict`: calls, tokens, seconds, search counters);
+            zeros for an agent without ``usage``.
     """
 
     episodes: int
@@ -53,6 +52,7 @@ class EvalResult:
     llm_tokens: int
     llm_calls: int
     wall_time_s: float
+    llm_usage: dict[str, float] = field(default_factory=lambda: Usage().as_dict())
 
     def as_dict(self) -> dict[str, Any]:
         """The result as a plain dict."""
@@ -62,16 +62,32 @@ class EvalResult:
 class RandomAgent:
     """Samples uniformly from the action space: the floor every agent should beat.
 
+    Args:
+        action_space: the space to sample from; ``None`` takes the env's in :meth:`bind`
+            (which :func:`evaluate` calls).
+        seed: seed of the action space.
+
     Example:
         >>> env = gym.make("densegym/MountainCarSparse-v0")
         >>> agent = RandomAgent(env.action_space, seed=0)
         >>> int(agent.predict(env.reset(seed=0)[0])[0]) in (0, 1, 2)
         True
+        >>> evaluate(RandomAgent(seed=0), env, n_episodes=1).env_steps  # bound by evaluate
+        200
     """
 
-    def __init__(self, action_space: gym.Space, seed: int | None = None):
+    def __init__(self, action_space: gym.Space | None = None, seed: int | None = None):
+        self.seed = seed
         self.action_space = action_space
-        self.action_space.seed(seed)
+        if action_space is not None:
+            action_space.seed(seed)
+
+    def bind(self, env: gym.Env) -> RandomAgent:
+        """Sample from ``env``'s action space (seeded with ``seed`` when it is a new space)."""
+        if env.action_space is not self.action_space:
+            self.action_space = env.action_space
+            self.action_space.seed(self.seed)
+        return self
 
     def predict(
         self,
@@ -81,17 +97,9 @@ class RandomAgent:
         deterministic: bool = False,
     ) -> tuple[Any, Any]:
         """Return a random action."""
+        if self.action_space is None:
+            raise RuntimeError("RandomAgent: bind it to its env first (agent.bind(env))")
         return self.action_space.sample(), state
-
-
-def _llm_usage(agent: Any) -> tuple[int, int]:
-    usage = getattr(agent, "usage", None)
-    if callable(usage):
-        usage = usage()
-    if isinstance(usage, dict):
-        tokens = usage.get("prompt_tokens", 0) + usage.get("completion_tokens", 0)
-        return int(usage.get("tokens", tokens)), int(usage.get("calls", 0))
-    return 0, 0
 
 
 def evaluate(
@@ -105,28 +113,35 @@ def evaluate(
     """Run an agent for ``n_episodes`` and report success, returns and cost.
 
     Episode ``i`` resets with seed ``seed + i``, so two agents evaluated with the same
-    seed face the same tasks.
+    seed face the same tasks. A :class:`~densegym.agents.protocol.Bindable` agent is
+    bound to the env (``agent.bind(env)``) before the first episode; the LLM work of an
+    agent with a ``usage`` is what its counters grew by during the run.
 
     Args:
-        agent: anything with SB3's ``predict``.
+        agent: anything with SB3's ``predict`` (see :mod:`densegym.agents.protocol`).
         env: a registered id (made with ``env_kwargs``) or an env instance.
         n_episodes: number of episodes.
         seed: seed of the first episode.
         deterministic: passed to ``predict``.
         env_kwargs: kwargs for ``gym.make`` when ``env`` is an id.
 
+    Raises:
+        TypeError: the agent's ``usage`` is not a :class:`densegym.llm.Usage`.
+
     Example:
         >>> env = gym.make("densegym/MountainCarSparse-v0")
         >>> result = evaluate(RandomAgent(env.action_space, seed=0), env, n_episodes=2)
-        >>> result.episodes, result.env_steps
-        (2, 400)
+        >>> result.episodes, result.env_steps, result.llm_calls
+        (2, 400, 0)
     """
     own_env = isinstance(env, str)
     environment = gym.make(env, **(env_kwargs or {})) if own_env else env
-    tokens_before, calls_before = _llm_usage(agent)
     returns, extrinsic, lengths, successes = [], [], [], []
     start = time.perf_counter()
     try:
+        # Search agents plan on (and random agents sample from) the env they run on.
+        bind_agent(agent, environment)
+        before = usage_of(agent)
         for episode in range(n_episodes):
             obs, info = environment.reset(seed=seed + episode)
             state, episode_start = None, np.ones((1,), dtype=bool)
@@ -148,10 +163,11 @@ def evaluate(
             extrinsic.append(total_extrinsic)
             lengths.append(length)
             successes.append(bool(info.get("is_success", False)))
+        after = usage_of(agent)
     finally:
         if own_env:
             environment.close()
-    tokens_after, calls_after = _llm_usage(agent)
+    spent = after.since(before) if before is not None and after is not None else Usage()
     return EvalResult(
         episodes=n_episodes,
         success_rate=float(np.mean(successes)) if successes else 0.0,
@@ -160,7 +176,8 @@ def evaluate(
         mean_extrinsic_return=float(np.mean(extrinsic)) if extrinsic else 0.0,
         mean_length=float(np.mean(lengths)) if lengths else 0.0,
         env_steps=int(sum(lengths)),
-        llm_tokens=tokens_after - tokens_before,
-        llm_calls=calls_after - calls_before,
+        llm_tokens=spent.tokens,
+        llm_calls=spent.calls,
         wall_time_s=time.perf_counter() - start,
+        llm_usage=spent.as_dict(),
     )

@@ -39,9 +39,11 @@ from stable_baselines3.common.callbacks import BaseCallback
 
 import densegym
 import densegym.llm
+from densegym.agents.reward_design import design_reward
+from densegym.agents.runs import RunConfig, RunRecord
 from densegym.agents.sb3.plotting import plot_success
-from densegym.agents.sb3.training import CURVE_FILE, RunConfig, train
-from densegym.rewards.llm import design_reward, sample_transitions
+from densegym.agents.sb3.training import train
+from densegym.rewards.llm import sample_transitions
 from densegym.rewards.llm.features import compose_code, feature_menu
 from densegym.rewards.llm.labels import LABEL_PROMPT, ask_choice
 from densegym.rewards.llm.text import step_text
@@ -86,12 +88,13 @@ class WallClockLimit(BaseCallback):
 
 
 def steps_to_half(run_dir: str) -> float:
-    """First logged env step at which the success rate reached 50 % (NaN if never)."""
-    with (Path(run_dir) / CURVE_FILE).open() as handle:
-        for row in csv.DictReader(handle):
-            if row["success_rate"] and float(row["success_rate"]) >= 0.5:
-                return float(row["timesteps"])
-    return math.nan
+    """First logged env step at which the success rate reached 50 % (NaN if never).
+
+    Every logged point counts (``min_episodes=0``), as in this benchmark's published
+    figures.
+    """
+    steps = RunRecord.load(run_dir).steps_to_success(0.5, min_episodes=0)
+    return math.nan if steps is None else steps
 
 
 def last_logged(run_dir: str, prefix: str) -> dict[str, float]:
@@ -335,9 +338,10 @@ def plot(rows: list[dict[str, Any]], prefix: str) -> list[Path]:
     for env in dict.fromkeys(r["env"] for r in rows):
         frames = []
         for row in rows:
-            curve = Path(row["run_dir"]) / CURVE_FILE
-            if row["env"] == env and curve.exists():
-                frame = pd.read_csv(curve)
+            if row["env"] != env or not Path(row["run_dir"]).is_dir():
+                continue
+            frame = RunRecord.load(row["run_dir"]).curve
+            if len(frame):
                 frame.insert(0, "seed", row["seed"])
                 frame.insert(0, "shaping", row["shaping"])
                 frames.append(frame)

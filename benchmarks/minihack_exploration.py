@@ -58,8 +58,7 @@ from minihack_exploration_report import (
 )
 
 from densegym import logging as names
-from densegym.agents.sb3.compare import finished_summary, run_all
-from densegym.agents.sb3.training import RunConfig, train
+from densegym.agents.runs import RunConfig, finished_summary, run_all, train
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "minihack_exploration.json"
@@ -121,7 +120,7 @@ def train_unfinished(
         )
     ]
     log(f"{len(rows) - len(todo)} runs finished already, {len(todo)} to train")
-    run_all(todo, workers, lambda summary: log(_done_line(summary)))
+    run_all(todo, "local", workers=workers, on_done=lambda summary: log(_done_line(summary)))
 
 
 def _done_line(summary: dict[str, Any]) -> str:

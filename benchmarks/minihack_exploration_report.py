@@ -17,9 +17,17 @@ from typing import Any
 import pandas as pd
 from minihack_exploration_matrix import markdown_matrix, steps_text
 
-from densegym.agents.sb3.compare import finished_summary
+from densegym.agents.runs import (
+    CURVE_FILE,
+    MIN_EPISODES,
+    SUMMARY_FILE,
+    RunConfig,
+    finished_summary,
+    steps_to_success,
+)
+from densegym.agents.runs.record import read_curve as read_curve_file
+from densegym.agents.runs.record import read_summary
 from densegym.agents.sb3.plotting import plot_success
-from densegym.agents.sb3.training import CURVE_FILE, SUMMARY_FILE, RunConfig
 
 HERE = Path(__file__).parent
 PEER_RESULTS = HERE / "results" / "minihack_exploration_rllte.json"
@@ -27,7 +35,6 @@ SECTION = "## MiniHack exploration (issue 3)"
 ALGO_TITLES = {"ppo": "PPO", "recurrent_ppo": "Recurrent PPO with one shared 128-unit LSTM"}
 THRESHOLDS = (0.5, 0.9)
 PLAIN_MAX, BONUS_MIN = 0.2, 0.8  # the issue's target: plain PPO <= 0.2, a bonus >= 0.8
-MIN_EPISODES = 10  # episodes in a success window before a threshold counts
 
 
 def steps_to(
@@ -46,10 +53,7 @@ def steps_to(
         >>> steps_to(curve.assign(episodes=[20, 1, 20]), 0.5)  # 1 episode is too few
         300.0
     """
-    if "episodes" in curve:
-        curve = curve[curve["episodes"] >= min_episodes]
-    reached = curve.loc[curve["success_rate"] >= threshold, "timesteps"]
-    return float(reached.iloc[0]) if len(reached) else None
+    return steps_to_success(curve, threshold, min_episodes=min_episodes)
 
 
 def partial_summary(config: RunConfig, curve: pd.DataFrame) -> dict[str, Any] | None:
@@ -62,9 +66,8 @@ def partial_summary(config: RunConfig, curve: pd.DataFrame) -> dict[str, Any] | 
     if curve.empty:
         return None
     last = curve.iloc[-1]
-    summary_path = config.run_dir / SUMMARY_FILE
-    if summary_path.exists():  # finished at a smaller budget and not continued since
-        summary = json.loads(summary_path.read_text())
+    summary = read_summary(config.run_dir / SUMMARY_FILE)[0]
+    if summary is not None:  # finished at a smaller budget and not continued since
         if summary.get("timesteps", 0) >= int(last["timesteps"]):
             return summary
     return {
@@ -76,14 +79,14 @@ def partial_summary(config: RunConfig, curve: pd.DataFrame) -> dict[str, Any] | 
 
 
 def read_curve(config: RunConfig) -> pd.DataFrame:
-    """A run's learning curve, one row per logged step (empty if it has none yet)."""
-    path = config.run_dir / CURVE_FILE
-    if not path.exists():
-        return pd.DataFrame(columns=["timesteps", "success_rate"])
-    curve = pd.read_csv(path)
-    # Curves resumed before densegym truncated them on resume can repeat steps: keep the
-    # newest rows.
-    return curve.drop_duplicates("timesteps", keep="last").sort_values("timesteps")
+    """A run's learning curve, one row per logged step (empty if it has none yet).
+
+    Unreadable rows are dropped with a warning (:func:`densegym.agents.runs.record.read_curve`).
+    """
+    curve, problems = read_curve_file(config.run_dir / CURVE_FILE)
+    for problem in problems:
+        print(f"warning: {config.run_dir}: {problem}")
+    return curve
 
 
 def collect(

@@ -168,7 +168,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             proposer = greedy if name == "greedy" else sampler
             agent = make_search_agent(name, proposer=proposer, max_depth=args.max_depth, **kwargs)
             result = evaluate(agent.bind(env), env, n_episodes=args.problems, seed=args.seed)
-            usage = agent.usage()
+            usage = agent.usage
             rows.append(
                 {
                     "method": method,

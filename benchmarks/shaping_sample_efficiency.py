@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 import densegym  # noqa: F401  (registers the env ids)
+from densegym.agents.runs import RunConfig, steps_to_success
 from densegym.agents.sb3.compare import compare
 from densegym.agents.sb3.plotting import plot_success
-from densegym.agents.sb3.training import RunConfig
 from densegym.rewards import shaping_label
 from densegym.rewards.progress import train_implicit_prm, train_prm
 
@@ -158,8 +158,8 @@ def steps_to_reach(mean_curve: pd.DataFrame, target: float) -> float:
         >>> steps_to_reach(curve, 0.4), steps_to_reach(curve, 0.9)
         (10.0, nan)
     """
-    reached = mean_curve[mean_curve["mean"] >= target - 1e-9]
-    return float(reached["timesteps"].iloc[0]) if len(reached) else float("nan")
+    steps = steps_to_success(mean_curve, target, column="mean", tolerance=1e-9)
+    return float("nan") if steps is None else steps
 
 
 def analyse(curves: pd.DataFrame, order: list[str]) -> tuple[float, list[dict[str, Any]]]:

@@ -14,34 +14,18 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from densegym.agents.runs.config import RunConfig, cli_options, parse_shaping
 from densegym.agents.sb3 import ALGORITHM_NAMES
 
 LIST_BEGIN = "<!-- densegym list: begin -->"
 LIST_END = "<!-- densegym list: end -->"
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
-
-
-def _parse_hyperparams(pairs: list[str]) -> dict[str, Any]:
-    params = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"--hp expects key=value, got {pair!r}")
-        params[key.strip()] = _parse_value(value.strip())
-    return params
-
-
 def _parse_shaping(text: str | None) -> Any:
-    if text is None:
-        return None
-    text = text.strip()
-    return json.loads(text) if text.startswith(("{", "[")) else text
+    try:
+        return parse_shaping(text)
+    except json.JSONDecodeError as error:
+        raise SystemExit(f"--shaping: not valid JSON: {error}") from None
 
 
 def _split_shapings(text: str) -> list[Any]:
@@ -106,33 +90,40 @@ def _cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def _base_config(args: argparse.Namespace, shaping: Any):
-    from densegym.agents.sb3.training import RunConfig
+def _flag(name: str, cli: Any) -> str:
+    return cli.flag or "--" + name.replace("_", "-")
 
-    return RunConfig(
-        env_id=args.env,
-        algo=args.algo,
-        shaping=shaping,
-        steps=args.steps,
-        n_envs=args.n_envs,
-        seed=getattr(args, "seed", 0),
-        logdir=args.logdir,
-        hyperparams=_parse_hyperparams(args.hp),
-        checkpoint_every=args.checkpoint_every,
-        device=args.device,
-        torch_threads=args.torch_threads,
-        batched_shaping=_parse_shaping(args.batched_shaping),
-        env_kwargs=json.loads(args.env_kwargs) if args.env_kwargs else {},
-    )
+
+def _base_config(args: argparse.Namespace, shaping: Any) -> RunConfig:
+    """The run config of ``train``/``compare``: one value per :func:`cli_options` field."""
+    values: dict[str, Any] = {}
+    for name, _, cli in cli_options():
+        value = getattr(args, name)
+        if cli.parse is not None:
+            try:
+                value = cli.parse(value)
+            except ValueError as error:  # json.JSONDecodeError included
+                raise SystemExit(f"{_flag(name, cli)}: {error}") from None
+        values[name] = value
+    if args.algo is not None:  # the older spelling of --trainer sb3:<algo>
+        if args.trainer not in (None, args.algo, f"sb3:{args.algo}"):
+            raise SystemExit(f"--algo {args.algo} and --trainer {args.trainer} disagree")
+        values["trainer"] = f"sb3:{args.algo}"
+    if values["trainer"] is None:
+        values.pop("trainer")
+    try:
+        return RunConfig(shaping=shaping, **values)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(str(error)) from None
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
-    from densegym.agents.sb3.training import resume_run, train
+    from densegym.agents.runs import resume_run, train
 
     if args.resume:
         summary = resume_run(args.resume, steps=args.steps_given, progress=not args.no_progress)
     else:
-        if not args.env:
+        if not args.env_id:
             raise SystemExit("train needs --env (or --resume RUN_DIR)")
         config = _base_config(args, _parse_shaping(args.shaping))
         summary = train(config, progress=not args.no_progress)
@@ -142,53 +133,49 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 
 def _load_agent(args: argparse.Namespace):
-    from densegym.agents.sb3.training import ALGORITHMS, CONFIG_FILE, RunConfig
+    """The eval agent (from :func:`densegym.agents.make_agent`), env id, shaping, env kwargs."""
+    from densegym.agents import make_agent
+    from densegym.registry import split_spec
 
-    if args.agent.startswith("llm:"):
-        try:
-            from densegym.agents.llm import LLMPolicy
-        except ImportError as error:
-            raise SystemExit(f"LLM agents are not available in this install: {error}") from None
-        if not args.env:
-            raise SystemExit("--agent llm:<backend> needs --env")
-        return LLMPolicy(backend=args.agent.removeprefix("llm:")), args.env, None, {}
-    if args.agent.startswith("search:"):  # search:<name> or search:{"name": ..., kwargs}
-        from densegym.agents.llm.search import make_search_agent
+    try:
+        kind, argument = split_spec(args.agent)
+    except ValueError as error:
+        raise SystemExit(f"--agent: {error}") from None
+    run_dir = argument if kind == "sb3" and argument else args.run
+    env_id, shaping, env_kwargs = args.env, None, {}
+    if kind == "sb3":
+        from densegym.agents.sb3.training import CONFIG_FILE, RunConfig
 
+        if not run_dir:
+            raise SystemExit(
+                "eval needs --run RUN_DIR (a densegym train output) or --agent <spec>, "
+                "e.g. random, llm:<backend>, search:<name>"
+            )
+        config_path = Path(run_dir) / CONFIG_FILE
+        if not config_path.is_file():
+            raise SystemExit(f"{run_dir} is not a densegym run directory (no {CONFIG_FILE})")
+        config = RunConfig.load(config_path)
+        # The run's env kwargs (e.g. a text view) define its observation space; keep them
+        # unless the user evaluates on another env.
+        env_id, shaping = args.env or config.env_id, config.shaping
+        env_kwargs = config.env_kwargs if not args.env or args.env == config.env_id else {}
+        spec = f"sb3:{run_dir}"
+    else:
         if not args.env:
-            raise SystemExit("--agent search:<name> needs --env")
-        text = args.agent.removeprefix("search:")
-        options = json.loads(text) if text.startswith("{") else {"name": text}
-        agent = make_search_agent(options.pop("name"), seed=args.seed, **options)
-        return agent, args.env, None, {}
-    if args.agent == "random":
-        if not args.env:
-            raise SystemExit("--agent random needs --env")
-        return "random", args.env, None, {}
-    if not args.run:
-        raise SystemExit("eval needs --run RUN_DIR (a densegym train output) or --agent random")
-    run_dir = Path(args.run)
-    config = RunConfig.load(run_dir / CONFIG_FILE)
-    model_path = run_dir / "final_model.zip"
-    if not model_path.exists():
-        from densegym.agents.sb3.checkpoints import MODEL_FILE, latest_checkpoint
-
-        checkpoint = latest_checkpoint(run_dir)
-        if checkpoint is None:
-            raise SystemExit(f"no model in {run_dir}")
-        model_path = checkpoint / MODEL_FILE
-    model = ALGORITHMS[config.algo].load(model_path, device="cpu")
-    # The run's env kwargs (e.g. a text view) define its observation space; keep them
-    # unless the user evaluates on another env.
-    env_kwargs = config.env_kwargs if not args.env or args.env == config.env_id else {}
-    return model, args.env or config.env_id, config.shaping, env_kwargs
+            raise SystemExit(f"--agent {args.agent} needs --env")
+        spec = args.agent
+    try:
+        agent = make_agent(spec, seed=args.seed)
+    except (ValueError, FileNotFoundError, ImportError) as error:
+        raise SystemExit(f"--agent {args.agent}: {error}") from None
+    return agent, env_id, shaping, env_kwargs
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
     import gymnasium as gym
     import torch
 
-    from densegym.agents import RandomAgent, evaluate
+    from densegym.agents import evaluate
 
     torch.set_num_threads(1)
     agent, env_id, run_shaping, env_kwargs = _load_agent(args)
@@ -198,11 +185,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     if shaping:
         env_kwargs = {**env_kwargs, "shaping": shaping}
     env = gym.make(env_id, **env_kwargs)
-    if agent == "random":
-        agent = RandomAgent(env.action_space, seed=args.seed)
-    if hasattr(agent, "bind"):  # search agents plan on the env they are evaluated on
-        agent.bind(env)
-    result = evaluate(
+    result = evaluate(  # binds search (and random) agents to the env itself
         agent, env, n_episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic
     )
     env.close()
@@ -216,17 +199,36 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     from densegym.agents.sb3.compare import compare
 
+    if not args.env_id:
+        raise SystemExit("compare needs --env")
+    from densegym.agents.runs import BACKENDS
+
+    try:
+        BACKENDS.get(args.backend)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
     console = Console()
     shapings = [
         _parse_shaping(s) if isinstance(s, str) else s for s in _split_shapings(args.shaping)
     ]
     base = _base_config(args, None)
     seeds = list(range(args.seed, args.seed + args.seeds))
-    paths = compare(base, shapings, seeds, workers=args.workers, rerun=args.rerun, console=console)
+    try:
+        paths = compare(
+            base,
+            shapings,
+            seeds,
+            workers=args.workers,
+            rerun=args.rerun,
+            console=console,
+            backend=args.backend,
+        )
+    except NotImplementedError as error:
+        raise SystemExit(str(error)) from None
     import pandas as pd
 
     summary = pd.read_csv(paths["summary_csv"])
-    table = Table(title=f"{args.env}: final success rate (last episodes) by shaping")
+    table = Table(title=f"{args.env_id}: final success rate (last episodes) by shaping")
     for column in ("shaping", "seeds", "success mean", "success per seed", "env-steps/s"):
         table.add_column(column)
     for shaping, group in summary.groupby("shaping", sort=False):
@@ -246,7 +248,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_design_reward(args: argparse.Namespace) -> int:
-    from densegym.rewards.llm import design_reward
+    from densegym.agents.reward_design import design_reward
 
     result = design_reward(
         args.env,
@@ -266,49 +268,29 @@ def _cmd_design_reward(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_run_options(parser: argparse.ArgumentParser, steps_default: int) -> None:
-    parser.add_argument("--env", help="registered env id, e.g. densegym/MiniHack-Room-5x5-v0")
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a :class:`RunConfig`, from its fields' metadata (:func:`cli_options`)."""
+    for name, default, cli in cli_options():
+        flag = _flag(name, cli)
+        metavar = cli.metavar or flag.lstrip("-").replace("-", "_").upper()
+        kwargs: dict[str, Any] = {"dest": name, "help": cli.help, "metavar": metavar}
+        if cli.repeat:
+            kwargs.update(action="append", default=[])
+        elif name == "trainer":
+            kwargs["default"] = None  # so that --algo can name it
+        elif isinstance(default, (int, float)) and not isinstance(default, bool):
+            kwargs.update(type=type(default), default=default)
+        elif isinstance(default, str):
+            kwargs["default"] = default
+        else:  # parsed from text (JSON, a spec) by _base_config
+            kwargs["default"] = None
+        parser.add_argument(flag, **kwargs)
     parser.add_argument(
         "--algo",
-        default="ppo",
+        default=None,
         choices=ALGORITHM_NAMES,
-        help="recurrent_ppo: sb3-contrib's PPO with an LSTM policy (memory across steps)",
-    )
-    parser.add_argument("--steps", type=int, default=steps_default, help="total env steps")
-    parser.add_argument("--n-envs", type=int, default=8, help="parallel sub-envs per run")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--logdir", default="runs", help="root folder of the run directories")
-    parser.add_argument(
-        "--hp",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="algorithm hyperparameter override (JSON value), repeatable",
-    )
-    parser.add_argument(
-        "--checkpoint-every",
-        type=int,
-        default=0,
-        help="env steps between checkpoints (0: only at the end)",
-    )
-    parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda or auto")
-    parser.add_argument(
-        "--torch-threads",
-        type=int,
-        default=1,
-        help="torch threads (1 is fastest for small nets on few cores)",
-    )
-    parser.add_argument(
-        "--env-kwargs",
-        default=None,
-        metavar="JSON",
-        help="extra gym.make kwargs as JSON, e.g. '{\"difficulty\": 3}'",
-    )
-    parser.add_argument(
-        "--batched-shaping",
-        default=None,
-        help="one learned-intrinsic spec computed for all sub-envs in one batch (e.g. e3b), "
-        "trained at rollout end",
+        help="the older spelling of --trainer sb3:<algo>; recurrent_ppo: sb3-contrib's PPO "
+        "with an LSTM policy (memory across steps)",
     )
 
 
@@ -322,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=_cmd_list)
 
     train = commands.add_parser("train", help="train an SB3 agent on a (shaped) env")
-    _add_run_options(train, 50_000)
+    _add_run_options(train)
     train.add_argument("--shaping", help="name, a+b stack or JSON spec (default: none)")
     train.add_argument(
         "--resume", metavar="RUN_DIR", help="continue a run from its last checkpoint"
@@ -333,7 +315,12 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = commands.add_parser("eval", help="success rate and returns of an agent")
     evaluate.add_argument("--run", help="run directory written by `densegym train`")
     evaluate.add_argument("--env", help="env id (default: the run's)")
-    evaluate.add_argument("--agent", default="sb3", help="sb3 (default), random, or llm:<backend>")
+    evaluate.add_argument(
+        "--agent",
+        default="sb3",
+        help="agent spec: sb3 (default, the --run model), sb3:<run dir>, random, "
+        "llm:<backend>, search:<name> or search:<JSON>",
+    )
     evaluate.add_argument("--shaping", help="shaping for the eval env (default: the run's)")
     evaluate.add_argument(
         "--env-kwargs", metavar="JSON", help="gym.make kwargs for the eval env (default: the run's)"
@@ -344,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.set_defaults(func=_cmd_eval)
 
     comp = commands.add_parser("compare", help="one run per shaping x seed, CSV and plot")
-    _add_run_options(comp, 50_000)
+    _add_run_options(comp)
     comp.add_argument(
         "--shaping",
         default="none,count,potential",
@@ -353,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("--seeds", type=int, default=2, help="number of seeds per shaping")
     comp.add_argument("--workers", type=int, default=None, help="parallel runs (default: cores)")
     comp.add_argument("--rerun", action="store_true", help="retrain finished runs")
+    comp.add_argument(
+        "--backend",
+        default="local",
+        help="where the runs train: local (this machine; default) or ray (not yet available)",
+    )
     comp.set_defaults(func=_cmd_compare)
 
     design = commands.add_parser("design-reward", help="LLM-written reward code (Eureka-style)")

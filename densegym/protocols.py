@@ -16,19 +16,32 @@ capability         what the base env offers
 ``HasGoalDistance``  ``goal_distance()`` and ``max_distance()`` (grid worlds)
 =================  ===========================================================
 
+Two more capabilities describe the env's spaces rather than its methods, so they look at
+the env as given (a text view changes its spaces), not at the base env:
+
+=====================  =======================================================
+``ArrayObservations``  observations a network can encode: Box, Discrete,
+                       MultiBinary, MultiDiscrete, or a Dict of those
+``ArrayActions``       a Discrete or Box action space (e.g. ICM predicts actions)
+=====================  =======================================================
+
 Example:
     >>> import gymnasium as gym, densegym
     >>> env = gym.make("densegym/Arithmetic-v0")
     >>> capabilities(env)
     ['HasOracle', 'HasTask', 'Snapshotable']
+    >>> capabilities(gym.make("densegym/MountainCarSparse-v0"))
+    ['ArrayActions', 'ArrayObservations', 'HasPotential', 'HasStateKey', 'HasTask']
     >>> missing_capabilities(gym.make("densegym/MountainCarSparse-v0"), ("Snapshotable",))
     ['Snapshotable']
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any, Protocol, runtime_checkable
+
+from gymnasium import spaces
 
 
 @runtime_checkable
@@ -100,10 +113,42 @@ class HasGoalDistance(Protocol):
         ...
 
 
-#: Every capability, by name (the names shapers list in ``requires``).
+_ARRAY_LEAVES = (spaces.Box, spaces.Discrete, spaces.MultiBinary, spaces.MultiDiscrete)
+
+
+def _array_observations(env: Any) -> bool:
+    space = getattr(env, "observation_space", None)
+    leaves = space.spaces.values() if isinstance(space, spaces.Dict) else [space]
+    return all(isinstance(leaf, _ARRAY_LEAVES) for leaf in leaves)
+
+
+def _array_actions(env: Any) -> bool:
+    return isinstance(getattr(env, "action_space", None), (spaces.Discrete, spaces.Box))
+
+
+#: Every protocol capability, by name (checked on the base env).
 CAPABILITIES: dict[str, type] = {
     cls.__name__: cls
     for cls in (HasTask, HasStateKey, Snapshotable, HasOracle, HasPotential, HasGoalDistance)
+}
+
+#: Capabilities of the env's spaces, by name (checked on the env as given).
+SPACE_CAPABILITIES: dict[str, Callable[[Any], bool]] = {
+    "ArrayObservations": _array_observations,
+    "ArrayActions": _array_actions,
+}
+
+#: What each capability means, for one-sentence errors ("an env that is <name> (<meaning>)").
+MEANINGS: dict[str, str] = {
+    "HasTask": "a task description in env.unwrapped.task",
+    "HasStateKey": "state_key(obs), a hashable key of a state",
+    "Snapshotable": "get_state/set_state/clone",
+    "HasOracle": "oracle_step/oracle_remaining, a solution from any state",
+    "HasPotential": "default_potential, the name of a registered potential",
+    "HasGoalDistance": "goal_distance/max_distance",
+    "ArrayObservations": "Box, Discrete, MultiBinary or MultiDiscrete observations, or a "
+    "Dict of those",
+    "ArrayActions": "a Discrete or Box action space",
 }
 
 
@@ -111,22 +156,46 @@ def _base(env: Any) -> Any:
     return getattr(env, "unwrapped", env)
 
 
+def _check_name(name: str) -> None:
+    if name not in CAPABILITIES and name not in SPACE_CAPABILITIES:
+        known = ", ".join(sorted({*CAPABILITIES, *SPACE_CAPABILITIES}))
+        raise ValueError(f"unknown capability {name!r}; known: {known}")
+
+
 def has_capability(env: Any, name: str) -> bool:
-    """Whether ``env`` (its base env) offers the capability called ``name``.
+    """Whether ``env`` (its base env, or its spaces) offers the capability called ``name``.
 
     Raises:
         ValueError: ``name`` is not a known capability.
     """
-    if name not in CAPABILITIES:
-        raise ValueError(f"unknown capability {name!r}; known: {', '.join(sorted(CAPABILITIES))}")
+    _check_name(name)
+    if name in SPACE_CAPABILITIES:
+        return SPACE_CAPABILITIES[name](env)
     return isinstance(_base(env), CAPABILITIES[name])
 
 
 def capabilities(env: Any) -> list[str]:
     """The names of every capability ``env`` offers, sorted."""
-    return sorted(name for name in CAPABILITIES if has_capability(env, name))
+    names = {*CAPABILITIES, *SPACE_CAPABILITIES}
+    return sorted(name for name in names if has_capability(env, name))
 
 
 def missing_capabilities(env: Any, required: Iterable[str]) -> list[str]:
     """The names in ``required`` that ``env`` does not offer, in the order given."""
     return [name for name in required if not has_capability(env, name)]
+
+
+def describe_capabilities(names: Iterable[str]) -> str:
+    """Capability names with their meanings, joined for a sentence.
+
+    Example:
+        >>> describe_capabilities(["Snapshotable"])
+        'Snapshotable (get_state/set_state/clone)'
+        >>> describe_capabilities(["HasOracle", "HasPotential"]).count(" and ")
+        1
+    """
+    parts = []
+    for name in names:
+        _check_name(name)
+        parts.append(f"{name} ({MEANINGS[name]})")
+    return " and ".join(parts)

@@ -1,8 +1,10 @@
 """Registration of every densegym id through one entry point that applies shaping.
 
-Every id's entry point is :func:`make_env`: it builds the base environment named in
-the spec, then wraps it with the shapers requested by the ``shaping`` kwarg (data
-only, so ``env.spec.to_json()`` round-trips).
+This core module holds the registry data only: which ids exist, their base classes and
+defaults. Every id's entry point is named by the string ``"densegym.make:make_env"``
+(:func:`densegym.make.make_env`, a composition root): it builds the base environment named
+in the spec, then wraps it with the shapers requested by the ``shaping`` kwarg (data only,
+so ``env.spec.to_json()`` round-trips).
 """
 
 from __future__ import annotations
@@ -27,6 +29,15 @@ class EnvEntry:
         kwargs: default kwargs for the base environment.
         world: which densegym world the env belongs to (for listings).
         extra: the pip extra its dependencies come from (``None`` for core).
+        version: the id's version suffix (``-v<version>``).
+        nondeterministic: same seed and actions may not give the same episode (passed
+            to ``gym.register``; the contract test skips its determinism check).
+        kind: ``"single"`` (a ``gymnasium.Env``) or ``"parallel"`` (a PettingZoo
+            ``ParallelEnv``).
+        train_defaults: per trainer (``"ppo"``, ``"a2c"``, ``"dqn"``, ``"recurrent_ppo"``),
+            hyperparameters that override the trainer's defaults on this env. A value
+            under ``policy_kwargs["features_extractor_class"]`` may be a ``"module:Class"``
+            string (core data names agent code by string).
     """
 
     name: str
@@ -35,11 +46,45 @@ class EnvEntry:
     kwargs: dict[str, Any] = field(default_factory=dict)
     world: str = "control"
     extra: str | None = None
+    version: int = 0
+    nondeterministic: bool = False
+    kind: str = "single"
+    train_defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def id(self) -> str:
-        """The full Gymnasium id, ``densegym/<name>-v0``."""
-        return f"{NAMESPACE}/{self.name}-v0"
+        """The full Gymnasium id, ``densegym/<name>-v<version>``."""
+        return f"{NAMESPACE}/{self.name}-v{self.version}"
+
+
+def entry_for(env_id: str) -> EnvEntry | None:
+    """The entry registered as ``env_id``, ``None`` for an id densegym does not register.
+
+    Example:
+        >>> entry_for("densegym/MountainCarSparse-v0").max_episode_steps
+        200
+        >>> entry_for("CartPole-v1") is None
+        True
+    """
+    return _BY_ID.get(env_id)
+
+
+#: PPO-family settings measured on MountainCar (benchmarks/llm_rewards.py): with lr 3e-4
+#: and no entropy bonus PPO never reached the flag in 120k steps, even with potential
+#: shaping.
+_MOUNTAIN_CAR_PPO: dict[str, Any] = {"ent_coef": 0.01, "learning_rate": 1e-3}
+
+
+def _minihack_train_defaults() -> dict[str, dict[str, Any]]:
+    """Glyph-CNN features and small heads; PPO-family rollouts of 128 with an entropy bonus."""
+    extractor = "densegym.agents.sb3.extractors:MiniHackExtractor"
+
+    def policy(arch: Any) -> dict[str, Any]:
+        return {"policy_kwargs": {"features_extractor_class": extractor, "net_arch": arch}}
+
+    heads = {"pi": [64], "vf": [64]}
+    ppo = {"n_steps": 128, "ent_coef": 0.01, **policy(heads)}
+    return {"ppo": ppo, "recurrent_ppo": ppo, "a2c": policy(heads), "dqn": policy([64, 64])}
 
 
 def _minihack(task: str, steps: int) -> EnvEntry:
@@ -49,6 +94,7 @@ def _minihack(task: str, steps: int) -> EnvEntry:
         max_episode_steps=steps,
         kwargs={"task": f"MiniHack-{task}-v0"},
         extra="minihack",
+        train_defaults=_minihack_train_defaults(),
     )
 
 
@@ -58,6 +104,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
         name="MountainCarSparse",
         base="densegym.envs.control.mountain_car:MountainCarSparseEnv",
         max_episode_steps=200,
+        train_defaults={"ppo": _MOUNTAIN_CAR_PPO, "recurrent_ppo": _MOUNTAIN_CAR_PPO},
     ),
     _minihack("Room-5x5", 100),
     _minihack("Room-15x15", 300),
@@ -93,7 +140,7 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=12,
         world="reasoning",
     ),
-    # Needs path= (a GSM8K-format JSONL file); without it gym.make raises a clear error.
+    # path= names a GSM8K-format JSONL file; without it a small generated set is played.
     EnvEntry(
         name="GSM8K",
         base="densegym.envs.reasoning.gsm8k:GSM8KEnv",
@@ -103,49 +150,12 @@ ENTRIES: tuple[EnvEntry, ...] = (
 )
 
 ENV_IDS: tuple[str, ...] = tuple(entry.id for entry in ENTRIES)
+_BY_ID: dict[str, EnvEntry] = {entry.id: entry for entry in ENTRIES}
 
 
 def _load(path: str) -> Any:
     module_name, _, attr = path.partition(":")
     return getattr(importlib.import_module(module_name), attr)
-
-
-def make_env(base: str, shaping: Any = None, view: Any = None, **kwargs: Any) -> gym.Env:
-    """Build a base densegym environment, apply the requested view, then the shaping.
-
-    This is the entry point of every registered id; users call ``gym.make``.
-
-    Args:
-        base: ``"module:Class"`` of the base environment.
-        shaping: ``None``, a shaper name, a spec dict or a list of those.
-        view: ``None``, or a text-adapter spec applied to the base env before shaping
-            (text envs: ``"ngram"``, ``"minilm"``, ``{"id": "candidates", "k": 4, ...}``;
-            see :mod:`densegym.envs.adapters.views`).
-        **kwargs: passed to the base environment's constructor.
-
-    Returns:
-        The (possibly shaped) environment.
-
-    Example:
-        >>> env = make_env("densegym.envs.control.mountain_car:MountainCarSparseEnv",
-        ...                shaping={"id": "step_penalty", "coef": 0.5})
-        >>> type(env).__name__
-        'StepPenalty'
-    """
-    from densegym.rewards import apply_shaping
-
-    env_cls = _load(base)
-    render_mode = kwargs.get("render_mode")
-    if render_mode not in (None, *getattr(env_cls, "metadata", {}).get("render_modes", [])):
-        # An unsupported render_mode is an argument the env does not take: SB3's
-        # make_vec_env asks for "rgb_array" and retries without it on a TypeError.
-        raise TypeError(f"{base} has no render_mode {render_mode!r}")
-    env = env_cls(**kwargs)
-    if view is not None:
-        from densegym.envs.adapters.views import apply_view
-
-        env = apply_view(env, view)
-    return apply_shaping(env, shaping)
 
 
 def register_envs() -> None:
@@ -155,7 +165,8 @@ def register_envs() -> None:
             continue
         gym.register(
             id=entry.id,
-            entry_point="densegym.registration:make_env",
+            entry_point="densegym.make:make_env",
             max_episode_steps=entry.max_episode_steps,
+            nondeterministic=entry.nondeterministic,
             kwargs={"base": entry.base, **entry.kwargs},
         )

@@ -119,6 +119,10 @@ class Registry(Generic[T]):
                 self._on_load(name, value)
         return value
 
+    def unregister(self, name: str) -> None:
+        """Remove ``name`` if it is registered (tests use it to undo a registration)."""
+        self._entries.pop(name, None)
+
     def names(self) -> list[str]:
         """The registered names, sorted."""
         return sorted(self._entries)

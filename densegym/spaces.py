@@ -33,3 +33,37 @@ class PermissiveText(spaces.Text):
 
     def __repr__(self) -> str:
         return f"PermissiveText({self.max_length})"
+
+
+class CategoricalBox(spaces.Box):
+    """A Box whose values are exact integer category ids (e.g. NetHack glyph ids).
+
+    An env declares a leaf categorical by giving it this space: learned encoders
+    (:mod:`densegym.rewards.intrinsic.networks`) embed its ids instead of scaling them as
+    numbers. It is a :class:`~gymnasium.spaces.Box` in every other respect (and equal to
+    the plain Box with the same bounds), so SB3 and Gymnasium's checker treat it as one.
+
+    Raises:
+        ValueError: bounds that are not finite, a negative lower bound, or ids of 2**16
+            or more (too many to embed).
+
+    Example:
+        >>> space = CategoricalBox(0, 5976, (9, 9), np.float32)
+        >>> space == spaces.Box(0, 5976, (9, 9), np.float32), space.num_ids
+        (True, 5977)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        if not (np.isfinite(self.low).all() and np.isfinite(self.high).all()):
+            raise ValueError("a CategoricalBox needs finite bounds")
+        if float(self.low.min()) < 0 or float(self.high.max()) >= 2**16:
+            raise ValueError("a CategoricalBox holds ids in [0, 2**16)")
+
+    @property
+    def num_ids(self) -> int:
+        """How many ids an embedding of this leaf needs (``high.max() + 1``)."""
+        return int(self.high.max()) + 1
+
+    def __repr__(self) -> str:
+        return "Categorical" + super().__repr__()

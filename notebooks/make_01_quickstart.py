@@ -64,8 +64,8 @@ pd.DataFrame({name: episode_terms(spec) for name, spec in specs.items()}).T.fill
 `densegym.agents.sb3.compare` trains one run per (shaping, seed), writes TensorBoard
 scalars with the same names in every run, a summary CSV and a plot."""),
     code("""import tempfile
+from densegym.agents.runs import RunConfig
 from densegym.agents.sb3.compare import compare
-from densegym.agents.sb3.training import RunConfig
 
 logdir = tempfile.mkdtemp(prefix="densegym-nb01-")
 base = RunConfig("densegym/MiniHack-Room-5x5-v0", steps=STEPS, n_envs=4, logdir=logdir,
@@ -73,6 +73,15 @@ base = RunConfig("densegym/MiniHack-Room-5x5-v0", steps=STEPS, n_envs=4, logdir=
 paths = compare(base, shapings=["none", "potential"], seeds=[0], workers=1)
 summary = pd.read_csv(paths["summary_csv"])
 summary[["shaping", "seed", "timesteps", "success_rate", "extrinsic_return", "env_steps_per_s"]]"""),
+    md("""Each run folder reads back as a `RunRecord` (config, summary, learning curve), whatever
+trained it; it answers "after how many env steps did the success rate reach X?" (`None`:
+not reached within the budget)."""),
+    code("""from densegym.agents.runs import RunRecord
+
+records = {row.shaping: RunRecord.load(row.run_dir) for row in summary.itertuples()}
+pd.DataFrame({name: {"trainer": r.config.trainer, "env steps": r.timesteps,
+                     "steps to 50 % success": r.steps_to_success(0.5)}
+              for name, r in records.items()}).T"""),
     md("""## Plot
 Success rate vs env steps (mean and min–max band across seeds). The same runs overlay in
 TensorBoard: `tensorboard --logdir <logdir>`."""),

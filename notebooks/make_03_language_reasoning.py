@@ -161,11 +161,12 @@ candidate, the vote shares — into one float32 vector. PPO learns which slot to
     ),
     (
         "code",
-        """from densegym.agents.sb3.training import ALGORITHMS, RunConfig, train
+        """from densegym.agents.runs import RunConfig, train
+from densegym.agents.sb3.training import ALGORITHMS
 
 vector_view = {**view, "encoder": {"id": "ngram", "dim": 64}}
 env_kwargs = {"view": vector_view, "difficulty": 2}
-config = RunConfig("densegym/Arithmetic-v0", algo="ppo", steps=STEPS, n_envs=4,
+config = RunConfig("densegym/Arithmetic-v0", trainer="sb3:ppo", steps=STEPS, n_envs=4,
                    logdir=tempfile.mkdtemp(prefix="densegym-nb03-"), env_kwargs=env_kwargs,
                    hyperparams={"n_steps": 128, "batch_size": 128, "learning_rate": 1e-3},
                    log_every=max(STEPS // 10, 256))

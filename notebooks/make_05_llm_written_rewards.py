@@ -49,9 +49,10 @@ from IPython.display import Image, display
 
 import densegym
 import densegym.llm
+from densegym.agents.reward_design import design_reward
 from densegym.agents.sb3.plotting import plot_success
-from densegym.agents.sb3.training import RunConfig, train
-from densegym.rewards.llm import critique, design_reward, sample_transitions
+from densegym.agents.runs import RunConfig, RunRecord, train
+from densegym.rewards.llm import critique, sample_transitions
 from densegym.rewards.llm.designer import menu_prompt
 from densegym.rewards.llm.features import feature_menu
 from densegym.rewards.potential import get_potential
@@ -183,7 +184,7 @@ for label, shaping in runs.items():
     )
     summary = train(config, progress=False)
     summaries[label] = summary
-    curve = pd.read_csv(Path(summary["run_dir"]) / "curve.csv").assign(shaping=label, seed=0)
+    curve = RunRecord.load(summary["run_dir"]).curve.assign(shaping=label, seed=0)
     curves.append(curve)
 display(Image(str(plot_success(pd.concat(curves), WORK / "success.png", title=ENV_ID))))
 pd.DataFrame(summaries).T[["timesteps", "success_rate", "extrinsic_return", "env_steps_per_s"]]""",

@@ -20,6 +20,7 @@ if __name__ != "densegym.rewards":  # pragma: no cover - guard against `import r
         "(a bare `import rewards` would register shapers twice)."
     )
 
+from densegym.rewards.batching import fold_batched, run_shaping_label, split_batched
 from densegym.rewards.core import LearnedShaper, RunningMeanStd, ShapedReward, Transition
 from densegym.rewards.registry import (
     apply_shaping,
@@ -30,17 +31,22 @@ from densegym.rewards.registry import (
     register,
     shaping_label,
 )
+from densegym.rewards.terms import TermPipeline
 
 __all__ = [
     "LearnedShaper",
     "RunningMeanStd",
     "ShapedReward",
+    "TermPipeline",
     "Transition",
     "apply_shaping",
     "available",
     "find_shapers",
+    "fold_batched",
     "make",
     "normalize_spec",
     "register",
+    "run_shaping_label",
     "shaping_label",
+    "split_batched",
 ]

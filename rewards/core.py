@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-import logging
-import math
-import time
-import warnings
 from dataclasses import dataclass
-from typing import Any, ClassVar, SupportsFloat
+from typing import Any, ClassVar
 
 import gymnasium as gym
-import numpy as np
 
-logger = logging.getLogger(__name__)
+from densegym.rewards.terms import (
+    TERM_BOUND,
+    PipelineOwner,
+    RunningMeanStd,
+    TermPipeline,
+    parse_clip,
+)
+
+__all__ = [
+    "TERM_BOUND",
+    "LearnedShaper",
+    "RunningMeanStd",
+    "ShapedReward",
+    "TermPipeline",
+    "Transition",
+    "parse_clip",
+]
 
 
 @dataclass
@@ -38,64 +49,7 @@ class Transition:
     info: dict[str, Any]
 
 
-class RunningMeanStd:
-    """Running mean and variance (parallel Welford), for per-term normalisation.
-
-    Example:
-        >>> rms = RunningMeanStd()
-        >>> rms.update(np.array([1.0, 2.0, 3.0]))
-        >>> round(rms.mean, 3), round(rms.var, 3)
-        (2.0, 0.667)
-    """
-
-    def __init__(self, epsilon: float = 1e-4):
-        self.mean = 0.0
-        self.var = 1.0
-        self.count = epsilon
-
-    def update(self, values: np.ndarray) -> None:
-        """Fold a batch of scalar values into the running statistics."""
-        values = np.asarray(values, dtype=np.float64).ravel()
-        if values.size == 0:
-            return
-        batch_mean, batch_var, n = float(values.mean()), float(values.var()), values.size
-        delta = batch_mean - self.mean
-        total = self.count + n
-        self.mean += delta * n / total
-        m2 = self.var * self.count + batch_var * n + delta**2 * self.count * n / total
-        self.var = m2 / total
-        self.count = total
-
-    @property
-    def std(self) -> float:
-        """Standard deviation, floored to avoid division by zero."""
-        return math.sqrt(max(self.var, 1e-8))
-
-    def state_dict(self) -> dict[str, float]:
-        """Return the statistics as plain numbers."""
-        return {"mean": self.mean, "var": self.var, "count": self.count}
-
-    def load_state_dict(self, state: dict[str, float]) -> None:
-        """Restore statistics saved by :meth:`state_dict`."""
-        self.mean, self.var, self.count = state["mean"], state["var"], state["count"]
-
-
-def _parse_clip(
-    clip: float | tuple[float, float] | list[float] | None,
-) -> tuple[float, float] | None:
-    if clip is None:
-        return None
-    if isinstance(clip, (int, float)):
-        if clip <= 0:
-            raise ValueError(f"clip must be positive, got {clip}")
-        return (-float(clip), float(clip))
-    low, high = (float(c) for c in clip)
-    if low > high:
-        raise ValueError(f"clip range must have low <= high, got {clip}")
-    return (low, high)
-
-
-class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class ShapedReward(PipelineOwner, gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Base class of every shaper: adds one named term to the step reward.
 
     Subclasses implement :meth:`reward_term` (and optionally :meth:`on_reset`). The
@@ -103,15 +57,23 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
     its weighted term under its name, and returns ``reward + coef * term`` so the
     returned reward always equals ``sum(info["reward_terms"].values())``.
 
-    A non-finite term is replaced by 0, counted in ``info["reward_terms_nonfinite"]``
-    and warned about once; the run goes on.
+    Every rule applied to the raw term lives in one
+    :class:`~densegym.rewards.terms.TermPipeline` (``self.pipeline``), shared with the
+    batched VecEnv form: a non-finite term is replaced by 0, counted in
+    ``info["reward_terms_nonfinite"]`` and warned about once; a finite term beyond
+    ``±TERM_BOUND`` (1e6) is clamped, counted in ``info["reward_terms_clamped"]`` and
+    warned about once; then come normalisation, clipping and the (scheduled) ``coef``.
+    The run goes on.
 
     Args:
         env: the environment to wrap.
-        coef: weight of the term in the returned reward.
+        coef: weight of the term in the returned reward (read back as :attr:`coef`,
+            which follows ``coef_decay``).
         normalize: divide the term by its running standard deviation.
         clip: clip the (normalised) term to ``[-clip, clip]`` or ``[low, high]``.
         name: term name in ``info["reward_terms"]`` (defaults to the registry name).
+        coef_decay: optional schedule of ``coef`` over this term's steps, see
+            :class:`~densegym.rewards.terms.CoefSchedule`.
 
     Example:
         >>> import gymnasium as gym, densegym
@@ -125,6 +87,16 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
 
     #: Registry name; also the default term name.
     registry_name: ClassVar[str] = "shaped"
+    #: Capabilities the env must offer (names from :mod:`densegym.protocols`).
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def requirements(cls, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """The capabilities this shaper needs when built with ``kwargs`` (its spec, less ``id``).
+
+        Defaults to :attr:`requires`; shapers whose needs depend on the spec override it.
+        """
+        return cls.requires
 
     def __init__(
         self,
@@ -134,24 +106,24 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         normalize: bool = False,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,
+        coef_decay: dict[str, Any] | None = None,
     ):
         gym.Wrapper.__init__(self, env)
         if not hasattr(self, "_saved_kwargs"):
-            gym.utils.RecordConstructorArgs.__init__(
-                self, coef=coef, normalize=normalize, clip=clip, name=name
-            )
-        if not isinstance(coef, (int, float)) or not math.isfinite(coef):
-            raise ValueError(f"{self.registry_name}: coef must be a finite number, got {coef!r}")
-        self.coef = float(coef)
-        self.normalize = bool(normalize)
-        self.clip = _parse_clip(clip)
+            recorded: dict[str, Any] = {"coef": coef, "normalize": normalize, "clip": clip}
+            recorded["name"] = name
+            if coef_decay is not None:
+                recorded["coef_decay"] = coef_decay
+            gym.utils.RecordConstructorArgs.__init__(self, **recorded)
         self.term_name = name or self.registry_name
-        self.frozen = False
-        self.normalizer = RunningMeanStd()
-        self.nonfinite_count = 0
-        self._warned_nonfinite = False
-        self.compute_seconds = 0.0
-        self.compute_steps = 0
+        self.pipeline = TermPipeline(
+            self.term_name,
+            coef=coef,
+            coef_decay=coef_decay,
+            normalize=normalize,
+            clip=clip,
+            owner=self.registry_name,
+        )
         self._last_obs: Any = None
 
     def _record_args(self, local_vars: dict[str, Any]) -> None:
@@ -187,23 +159,18 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
             current = getattr(current, "env", None)
         return dict(reversed(list(times.items())))
 
-    # -- learned-module interface (no-ops for stateless shapers) -------------
-    def freeze(self) -> None:
-        """Stop every update (learned weights, counts and normalisation statistics)."""
-        self.frozen = True
-
-    def unfreeze(self) -> None:
-        """Resume updates after :meth:`freeze`."""
-        self.frozen = False
-
+    # -- learned-module interface (freeze/unfreeze come from PipelineOwner) ----
     def state_dict(self) -> dict[str, Any]:
-        """Return everything needed to reproduce this shaper's future terms."""
-        return {"normalizer": self.normalizer.state_dict(), "nonfinite_count": self.nonfinite_count}
+        """Return everything needed to reproduce this shaper's future terms.
+
+        The base holds the term pipeline's state (normalisation statistics, schedule
+        position ``steps``, non-finite and clamped counters); subclasses add theirs.
+        """
+        return self.pipeline.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`."""
-        self.normalizer.load_state_dict(state["normalizer"])
-        self.nonfinite_count = int(state.get("nonfinite_count", 0))
+        """Restore a state saved by :meth:`state_dict` (older checkpoints load too)."""
+        self.pipeline.load_state_dict(state)
 
     # -- gymnasium API --------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -217,65 +184,21 @@ class ShapedReward(gym.Wrapper, gym.utils.RecordConstructorArgs):
         """Step the inner env and add this shaper's weighted term to the reward."""
         obs, reward, terminated, truncated, info = self.env.step(action)
         terms: dict[str, float] = info.setdefault("reward_terms", {"extrinsic": float(reward)})
-        start = time.perf_counter()
-        raw = self.reward_term(
-            Transition(
-                obs=self._last_obs,
-                action=action,
-                next_obs=obs,
-                extrinsic=terms["extrinsic"],
-                terminated=bool(terminated),
-                truncated=bool(truncated),
-                info=info,
-            )
+        transition = Transition(
+            obs=self._last_obs,
+            action=action,
+            next_obs=obs,
+            extrinsic=terms["extrinsic"],
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            info=info,
         )
-        elapsed = time.perf_counter() - start
-        self.compute_seconds += elapsed
-        self.compute_steps += 1
-        value = self._postprocess(raw, info)
-        contribution = self.coef * value
-        # Timing stays on the wrapper (compute_seconds / compute_steps), not in ``info``:
-        # wall-clock values in ``info`` would make seeded steps non-reproducible.
-        terms[self.term_name] = contribution
+        with self.pipeline.timed():
+            raw = self.reward_term(transition)
+        contribution = self.pipeline.process(raw)
+        self.pipeline.write_info(info, contribution)
         self._last_obs = obs
         return obs, float(reward) + contribution, terminated, truncated, info
-
-    def _postprocess(self, raw: SupportsFloat, info: dict[str, Any]) -> float:
-        value = finish_term(self, raw)
-        info.setdefault("reward_terms_nonfinite", {})[self.term_name] = self.nonfinite_count
-        return value
-
-
-def finish_term(owner: Any, raw: SupportsFloat) -> float:
-    """Apply the core's rules to one raw term: non-finite → 0, then normalise, then clip.
-
-    Shared by the per-env wrapper and batched (VecEnv) shapers. ``owner`` carries
-    ``term_name``, ``nonfinite_count``, ``_warned_nonfinite``, ``normalize``,
-    ``normalizer``, ``frozen`` and ``clip``; a non-finite value is counted there and
-    warned about (and logged) once per owner.
-    """
-    try:
-        value = float(raw)
-    except (TypeError, ValueError):
-        value = math.nan
-    if not math.isfinite(value):
-        owner.nonfinite_count += 1
-        if not owner._warned_nonfinite:
-            owner._warned_nonfinite = True
-            message = (
-                f"shaper {owner.term_name!r} produced a non-finite term ({raw!r}); "
-                "replaced by 0 (counted in info['reward_terms_nonfinite'])"
-            )
-            warnings.warn(message, RuntimeWarning, stacklevel=4)
-            logger.warning(message)
-        value = 0.0
-    if owner.normalize:
-        if not owner.frozen:
-            owner.normalizer.update(np.array([value]))
-        value = value / owner.normalizer.std
-    if owner.clip is not None:
-        value = min(max(value, owner.clip[0]), owner.clip[1])
-    return value
 
 
 class LearnedShaper(ShapedReward):

@@ -24,6 +24,7 @@ class StepPenalty(ShapedReward):
     """
 
     registry_name = "step_penalty"
+    requires = ()
 
     def __init__(
         self,

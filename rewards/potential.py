@@ -14,6 +14,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from densegym.protocols import HasPotential
 from densegym.rewards.core import ShapedReward, Transition
 
 #: A potential maps (unwrapped env, observation) to a float.
@@ -120,6 +121,12 @@ class PotentialShaping(ShapedReward):
     """
 
     registry_name = "potential"
+    requires = ("HasPotential",)
+
+    @classmethod
+    def requirements(cls, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """The env's default potential is needed only when the spec names none."""
+        return () if kwargs.get("potential") else cls.requires
 
     def __init__(
         self,
@@ -137,7 +144,10 @@ class PotentialShaping(ShapedReward):
         if not isinstance(gamma, (int, float)) or not 0.0 <= gamma <= 1.0:
             raise ValueError(f"potential: gamma must be in [0, 1], got {gamma!r}")
         self.gamma = float(gamma)
-        potential_name = potential or getattr(env.unwrapped, "default_potential", None)
+        base = env.unwrapped
+        potential_name = potential or (
+            base.default_potential if isinstance(base, HasPotential) else None
+        )
         if potential_name is None:
             raise ValueError(
                 f"potential: {type(env.unwrapped).__name__} has no default potential; pass "

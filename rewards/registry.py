@@ -3,11 +3,14 @@
 A shaping spec is data, never a callable::
 
     None | "name" | {"id": "name", "coef": 0.1, ...} | [spec, spec, ...]
+
+Each shaper class names the env capabilities it needs (``requires``, or
+``requirements(kwargs)`` when they depend on the spec; see :mod:`densegym.protocols`);
+:func:`make` refuses an env that lacks one before building the shaper.
 """
 
 from __future__ import annotations
 
-import importlib
 import inspect
 import json
 import re
@@ -16,9 +19,17 @@ from typing import Any
 
 import gymnasium as gym
 
+from densegym.protocols import describe_capabilities, missing_capabilities
+from densegym.registry import Registry
 from densegym.rewards.core import ShapedReward
 
-_REGISTRY: dict[str, type[ShapedReward] | str] = {}
+
+def _stamp_name(name: str, cls: Any) -> None:
+    cls.registry_name = name
+
+
+#: Every shaper, by name (lazy ``"module:Class"`` entries are imported on first use).
+SHAPERS: Registry[type[ShapedReward]] = Registry("shaper", on_load=_stamp_name)
 
 #: Names that mean "no shaping" (useful on the command line).
 NO_SHAPING = frozenset({"", "none", "sparse"})
@@ -43,34 +54,69 @@ def register(
     """
     if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
         raise ValueError(f"shaper names are lower_snake_case identifiers, got {name!r}")
-
-    def _add(cls: type[ShapedReward]) -> type[ShapedReward]:
-        if not isinstance(cls, str):
-            cls.registry_name = name
-        _REGISTRY[name] = cls
-        return cls
-
     if entry_point is None:
-        return _add
-    return _add(entry_point)  # type: ignore[arg-type]
+        return SHAPERS.register(name)
+    return SHAPERS.register(name, entry_point)
 
 
 def available() -> list[str]:
     """Return the registered shaper names, sorted."""
-    return sorted(_REGISTRY)
+    return SHAPERS.names()
 
 
 def shaper_class(name: str) -> type[ShapedReward]:
     """Resolve a registered name to its class, importing it if it was registered lazily."""
-    if name not in _REGISTRY:
-        raise ValueError(f"unknown shaper {name!r}; registered shapers: {', '.join(available())}")
-    entry = _REGISTRY[name]
-    if isinstance(entry, str):
-        module_name, _, attr = entry.partition(":")
-        entry = getattr(importlib.import_module(module_name), attr)
-        entry.registry_name = name
-        _REGISTRY[name] = entry
-    return entry
+    return SHAPERS.get(name)
+
+
+def requirements(spec: str | dict[str, Any]) -> tuple[str, ...]:
+    """The capabilities the one shaper that ``spec`` names needs from an env.
+
+    Example:
+        >>> requirements("pav"), requirements({"id": "pav", "prover": "llm:tiny-random"})
+        (('Snapshotable', 'HasOracle'), ('Snapshotable',))
+        >>> requirements("potential"), requirements({"id": "potential", "potential": "x"})
+        (('HasPotential',), ())
+    """
+    kwargs = _one_spec(spec)
+    return tuple(shaper_class(kwargs.pop("id")).requirements(kwargs))
+
+
+def admits(env: gym.Env, spec: str | dict[str, Any]) -> bool:
+    """Whether ``env`` offers every capability the shaper of ``spec`` needs.
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> admits(gym.make("densegym/MountainCarSparse-v0"), "pav")
+        False
+    """
+    return not missing_capabilities(env, requirements(spec))
+
+
+def env_label(env: gym.Env) -> str:
+    """The registered id of ``env`` when it can be told, else its base class's name.
+
+    Inside ``gym.make`` the spec is not set yet, so the id is looked up among the
+    densegym entries by base class (and, where several ids share one, by their kwargs).
+    """
+    spec = getattr(env, "spec", None)
+    if spec is not None:
+        return spec.id
+    from densegym.registration import ENTRIES
+
+    base = env.unwrapped
+    path = f"{type(base).__module__}:{type(base).__qualname__}"
+    candidates = [entry for entry in ENTRIES if entry.base == path]
+
+    def same(entry: Any) -> bool:
+        return all(
+            getattr(base, key, None) == value or getattr(base, f"{key}_id", None) == value
+            for key, value in entry.kwargs.items()
+        )
+
+    if len(candidates) > 1:
+        candidates = [entry for entry in candidates if same(entry)]
+    return candidates[0].id if len(candidates) == 1 else type(base).__name__
 
 
 def normalize_spec(shaping: Any) -> list[dict[str, Any]]:
@@ -117,6 +163,17 @@ def normalize_spec(shaping: Any) -> list[dict[str, Any]]:
     )
 
 
+def _one_spec(spec: str | dict[str, Any]) -> dict[str, Any]:
+    from densegym.rewards.batching import strip_batched  # it imports this module
+
+    specs = normalize_spec(spec)
+    if len(specs) != 1:
+        raise ValueError(f"make() takes exactly one shaper spec, got {spec!r}")
+    # "batched": true places a shaper in a vectorised trainer (see split_batched); on one
+    # env it is applied in its per-env form, which computes the same term.
+    return strip_batched(specs[0])
+
+
 def _check_kwargs(name: str, cls: type[ShapedReward], kwargs: dict[str, Any]) -> None:
     params = inspect.signature(cls.__init__).parameters
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
@@ -133,6 +190,10 @@ def _check_kwargs(name: str, cls: type[ShapedReward], kwargs: dict[str, Any]) ->
 def make(env: gym.Env, spec: str | dict[str, Any]) -> ShapedReward:
     """Wrap ``env`` with the one shaper that ``spec`` names.
 
+    A spec marked ``"batched": true`` (meant for a vectorised trainer, see
+    :func:`~densegym.rewards.batching.split_batched`) gets its per-env form here, which
+    computes the same term with the same rules.
+
     Args:
         env: environment to wrap.
         spec: a registered name or ``{"id": name, **kwargs}``.
@@ -141,16 +202,30 @@ def make(env: gym.Env, spec: str | dict[str, Any]) -> ShapedReward:
         The shaping wrapper.
 
     Raises:
-        ValueError: unknown name (the message lists registered names) or a bad value.
+        ValueError: unknown name (the message lists registered names), an env that
+            lacks a capability the shaper needs (checked before the shaper is built),
+            or a bad value.
         TypeError: an argument the shaper does not accept.
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> make(gym.make("densegym/MountainCarSparse-v0"), "pav")
+        Traceback (most recent call last):
+        ...
+        ValueError: shaper 'pav' needs an env that is Snapshotable (get_state/set_state/clone) \
+and HasOracle (oracle_step/oracle_remaining, a solution from any state); \
+densegym/MountainCarSparse-v0 is not
     """
-    specs = normalize_spec(spec)
-    if len(specs) != 1:
-        raise ValueError(f"make() takes exactly one shaper spec, got {spec!r}")
-    kwargs = dict(specs[0])
+    kwargs = _one_spec(spec)
     name = kwargs.pop("id")
     cls = shaper_class(name)
     _check_kwargs(name, cls, kwargs)
+    missing = missing_capabilities(env, cls.requirements(kwargs))
+    if missing:
+        raise ValueError(
+            f"shaper {name!r} needs an env that is {describe_capabilities(missing)}; "
+            f"{env_label(env)} is not"
+        )
     try:
         return cls(env, **kwargs)
     except (TypeError, ValueError) as error:

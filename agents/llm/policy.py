@@ -2,7 +2,9 @@
 
 :class:`LLMPolicy` has SB3's ``predict`` signature, so the common evaluation runner
 (:func:`densegym.agents.evaluate`) and ``densegym eval --agent llm:<backend>`` run it
-like any other agent; its ``usage`` counts the model calls it made and their tokens.
+like any other agent; its ``usage`` (a :class:`densegym.llm.Usage`, the one cost type of
+the agent contract in :mod:`densegym.agents.protocol`) counts the model calls it made,
+their tokens and seconds.
 """
 
 from __future__ import annotations
@@ -20,10 +22,12 @@ from densegym.agents.llm.prompts import (
     chat_messages,
     completion_prompt,
 )
+from densegym.llm.usage import Usage
 
 __all__ = ["LLMPolicy"]
 
-_USAGE_KEYS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
+# The counters a backend keeps (any mapping with these keys is read).
+_CALL_KEYS = ("calls", "prompt_tokens", "completion_tokens", "seconds")
 
 
 class LLMPolicy:
@@ -58,8 +62,8 @@ class LLMPolicy:
         >>> result.llm_calls, result.llm_tokens > 0
         (2, True)
         >>> step, _ = policy.predict("Question: What is 2 + 3?")
-        >>> isinstance(step, str)
-        True
+        >>> isinstance(step, str), policy.usage.calls
+        (True, 3)
     """
 
     def __init__(
@@ -86,8 +90,7 @@ class LLMPolicy:
         self.system = system
         self.examples = tuple(examples) if examples is not None else None
         self.rng = random.Random(seed)
-        self._usage = dict.fromkeys(_USAGE_KEYS, 0)
-        self._usage["seconds"] = 0.0
+        self._usage = Usage()
         self.last_replies: list[str] = []
 
     # -- the model ----------------------------------------------------------------
@@ -101,20 +104,18 @@ class LLMPolicy:
         return self._backend
 
     @property
-    def usage(self) -> dict[str, float]:
+    def usage(self) -> Usage:
         """Return the work this policy's calls cost: calls, prompt/completion tokens, seconds.
 
-        ``tokens`` is prompt plus completion tokens (what :func:`densegym.agents.evaluate`
-        reports as ``llm_tokens``).
+        The live counters (``usage.snapshot()`` freezes them); ``usage.tokens`` is prompt
+        plus completion tokens (what :func:`densegym.agents.evaluate` reports as
+        ``llm_tokens``).
         """
-        usage = dict(self._usage)
-        usage["tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
-        return usage
+        return self._usage
 
     def reset_usage(self) -> None:
         """Set the usage counters back to zero."""
-        for key in _USAGE_KEYS:
-            self._usage[key] = 0.0 if key == "seconds" else 0
+        self._usage.reset()
 
     # -- prompting ----------------------------------------------------------------
     def prompt(self, observation: str) -> str | list[dict[str, str]]:
@@ -172,18 +173,17 @@ class LLMPolicy:
     def _count(self, llm: Any, before: dict[str, float] | None, completions: list[Any]) -> None:
         after = _snapshot(llm)
         if before is not None and after is not None:
-            for key in _USAGE_KEYS:
-                self._usage[key] += after[key] - before[key]
+            self._usage.add(**{key: after[key] - before[key] for key in _CALL_KEYS})
             return
         # A backend without counters: count what the completions say.
-        self._usage["calls"] += 1
-        self._usage["prompt_tokens"] += sum(
-            getattr(c, "prompt_tokens", 0)
-            for c in completions
-            if getattr(c, "sample_index", 0) == 0
-        )
-        self._usage["completion_tokens"] += sum(
-            getattr(c, "completion_tokens", 0) for c in completions
+        self._usage.add(
+            calls=1,
+            prompt_tokens=sum(
+                getattr(c, "prompt_tokens", 0)
+                for c in completions
+                if getattr(c, "sample_index", 0) == 0
+            ),
+            completion_tokens=sum(getattr(c, "completion_tokens", 0) for c in completions),
         )
 
     def __repr__(self) -> str:
@@ -193,6 +193,6 @@ class LLMPolicy:
 
 def _snapshot(llm: Any) -> dict[str, float] | None:
     usage = getattr(llm, "usage", None)
-    if not isinstance(usage, Mapping) or not all(key in usage for key in _USAGE_KEYS):
+    if not isinstance(usage, Mapping) or not all(key in usage for key in _CALL_KEYS):
         return None
-    return {key: usage[key] for key in _USAGE_KEYS}
+    return {key: usage[key] for key in _CALL_KEYS}

@@ -2,9 +2,12 @@
 
 Every agent plans a whole solution when an episode starts (from the env it is bound to,
 ``agent.bind(env)``) and then writes it one step per :meth:`SearchAgent.predict` call,
-so it runs through :func:`densegym.agents.evaluate` like any SB3 model. Each one counts
-the proposer's calls and generated tokens (``agent.usage()``) and stops generating when
-its per-problem :class:`~densegym.agents.llm.search_parts.Budget` runs out.
+so it runs through :func:`densegym.agents.evaluate` like any SB3 model (``evaluate``
+binds it to the env it runs on). Each one counts the proposer's calls, tokens, seconds
+and generated steps and the scorer's calls in ``agent.usage`` (a
+:class:`densegym.llm.Usage`) and stops generating when its per-problem
+:class:`~densegym.agents.llm.search_parts.Budget` runs out. The agents are named in
+:data:`SEARCH_AGENTS` (a :class:`~densegym.registry.Registry`).
 
 * ``greedy`` — one solution, the proposer's most likely step each time.
 * ``majority`` — self-consistency: ``n`` sampled solutions, the most common answer.
@@ -22,9 +25,9 @@ Example:
     >>> from densegym.agents import evaluate
     >>> env = gym.make("densegym/WordProblems-v0", difficulty=2)
     >>> agent = make_search_agent("beam", proposer="oracle-0.7", scorer="oracle",
-    ...                           beam_width=3, expansions=4, budget_steps=60).bind(env)
+    ...                           beam_width=3, expansions=4, budget_steps=60)
     >>> result = evaluate(agent, env, n_episodes=5)
-    >>> result.success_rate, agent.usage()["steps_generated"] <= 5 * 60
+    >>> result.success_rate, agent.usage.steps_generated <= 5 * 60
     (1.0, True)
 """
 
@@ -43,13 +46,14 @@ from densegym.agents.llm.search_parts import (
     Budget,
     Scorer,
     StepProposer,
-    Usage,
     advance,
     make_scorer,
 )
 from densegym.envs.reasoning.base import ReasoningEnv, ReasoningState
 from densegym.envs.reasoning.expr import format_number
 from densegym.envs.reasoning.parsing import parse_answer, parse_equations
+from densegym.llm.usage import Usage
+from densegym.registry import Registry
 
 
 def answer_of(state: ReasoningState) -> str | None:
@@ -124,6 +128,8 @@ class SearchAgent:
         self.max_depth = int(max_depth)
         self.env = env
         self._usage = Usage()
+        #: What each planned problem spent: ``{"steps": ..., "tokens": ...}`` per plan.
+        self.history: list[dict[str, int]] = []
         self._queue: deque[str] | None = None
         self.last_plan: list[str] = []
         self.last_budget: Budget | None = None
@@ -134,9 +140,15 @@ class SearchAgent:
         self.env = env
         return self
 
-    def usage(self) -> dict[str, int]:
-        """Calls and tokens spent so far (read by :func:`densegym.agents.evaluate`)."""
-        return self._usage.as_dict()
+    @property
+    def usage(self) -> Usage:
+        """Work spent so far, over all problems (read by :func:`densegym.agents.evaluate`).
+
+        The proposer's calls, prompt and generated tokens, seconds and candidate steps
+        (``steps_generated``), and the states the scorer rated (``scorer_calls``). For a
+        non-LLM proposer, "tokens" are the words of the generated steps.
+        """
+        return self._usage
 
     def predict(
         self,
@@ -167,11 +179,14 @@ class SearchAgent:
         steps = list(final.steps[len(start.steps) :])
         if not final.done:
             steps.append(fallback_answer(final))
-        self._usage.calls += budget.calls
-        self._usage.completion_tokens += budget.tokens
-        self._usage.prompt_tokens += budget.prompt_tokens
-        self._usage.steps_generated += budget.steps
-        self._usage.history.append({"steps": budget.steps, "tokens": budget.tokens})
+        self._usage.add(
+            calls=budget.calls,
+            prompt_tokens=budget.prompt_tokens,
+            completion_tokens=budget.tokens,
+            seconds=budget.seconds,
+            steps_generated=budget.steps,
+        )
+        self.history.append({"steps": budget.steps, "tokens": budget.tokens})
         self.last_plan, self.last_budget = steps, budget
         return steps
 
@@ -197,8 +212,8 @@ class SearchAgent:
         return states
 
     def score(self, parents: Sequence[ReasoningState], children: Sequence[ReasoningState]):
-        """Score children with the scorer (counted in ``usage()["scorer_calls"]``)."""
-        self._usage.scorer_calls += len(children)
+        """Score children with the scorer (counted in ``usage.scorer_calls``)."""
+        self._usage.add(calls=0, scorer_calls=len(children))
         return self.scorer.score(list(parents), list(children))
 
     def __repr__(self) -> str:
@@ -420,11 +435,10 @@ class MCTSAgent(SearchAgent):
         return node.state
 
 
-#: Agent classes by name.
-SEARCH_AGENTS: dict[str, type[SearchAgent]] = {
-    cls.name: cls
-    for cls in (GreedyAgent, MajorityAgent, BestOfNAgent, BeamAgent, MCTSAgent, QSelectAgent)
-}
+#: Search agent classes by name (``make_agent("search:<name>")`` looks names up here).
+SEARCH_AGENTS: Registry[type[SearchAgent]] = Registry("search agent")
+for _cls in (GreedyAgent, MajorityAgent, BestOfNAgent, BeamAgent, MCTSAgent, QSelectAgent):
+    SEARCH_AGENTS.register(_cls.name, _cls)
 
 
 def make_search_agent(name: str, **kwargs: Any) -> SearchAgent:
@@ -432,10 +446,15 @@ def make_search_agent(name: str, **kwargs: Any) -> SearchAgent:
 
     Names: ``greedy``, ``majority``, ``best_of_n``, ``beam``, ``mcts``, ``q_select``.
 
+    Raises:
+        ValueError: ``name`` is not registered (the message lists the registered names).
+
     Example:
         >>> make_search_agent("greedy", proposer="oracle").name
         'greedy'
+        >>> make_search_agent("dfs")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown search agent 'dfs'; registered search agents: beam, best_of_n, ...
     """
-    if name not in SEARCH_AGENTS:
-        raise ValueError(f"unknown search agent {name!r}; choose from {sorted(SEARCH_AGENTS)}")
-    return SEARCH_AGENTS[name](**kwargs)
+    return SEARCH_AGENTS.get(name)(**kwargs)

@@ -7,7 +7,9 @@
   (the task's own verifier: an upper bound and a test fixture), :class:`PAVScorer`
   (a prover's success probability V̂, plus ``α`` times the step's progress),
   :class:`PRMScorer` (a saved PRM or ORM) and :class:`ImplicitPRMScorer`.
-* :class:`Budget` caps generated steps and tokens per problem.
+* :class:`Budget` caps generated steps and tokens per problem (and records the calls,
+  prompt tokens and seconds spent, which the agent adds to its
+  :class:`densegym.llm.Usage`).
 
 Scorers that roll out a noisy oracle (``PAVScorer`` with an oracle prover) or ask the
 verifier (``OracleScorer``) know the task's answer; learned scorers see only the text.
@@ -16,12 +18,28 @@ verifier (``OracleScorer``) know the task's answer; learned scorers see only the
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-from densegym.agents.provers import LLMProver, Prover, make_prover
 from densegym.envs.reasoning.base import ReasoningEnv, ReasoningState
+from densegym.envs.reasoning.provers import LLMProver, Prover, make_prover
+from densegym.llm.usage import Usage
+
+__all__ = [
+    "Budget",
+    "ImplicitPRMScorer",
+    "OracleScorer",
+    "PAVScorer",
+    "PRMScorer",
+    "Scorer",
+    "StepProposer",
+    "Usage",
+    "advance",
+    "make_scorer",
+    "simulator",
+]
 
 
 def simulator(state: ReasoningState) -> ReasoningEnv:
@@ -57,6 +75,7 @@ class Budget:
     tokens: int = 0
     calls: int = 0
     prompt_tokens: int = 0
+    seconds: float = 0.0
 
     def allow(self, wanted: int) -> int:
         """Return how many of ``wanted`` steps may be generated now."""
@@ -67,13 +86,19 @@ class Budget:
         return max(0, min(wanted, self.max_steps - self.steps))
 
     def charge(
-        self, steps: int = 0, tokens: int = 0, calls: int = 0, prompt_tokens: int = 0
+        self,
+        steps: int = 0,
+        tokens: int = 0,
+        calls: int = 0,
+        prompt_tokens: int = 0,
+        seconds: float = 0.0,
     ) -> None:
-        """Record generated steps, generated tokens, calls and prompt tokens."""
+        """Record generated steps, generated tokens, calls, prompt tokens and seconds."""
         self.steps += int(steps)
         self.tokens += int(tokens)
         self.calls += int(calls)
         self.prompt_tokens += int(prompt_tokens)
+        self.seconds += float(seconds)
 
     @property
     def exhausted(self) -> bool:
@@ -83,29 +108,6 @@ class Budget:
     def fresh(self) -> Budget:
         """A new budget with the same limits and nothing spent."""
         return Budget(self.max_steps, self.max_tokens)
-
-
-@dataclass
-class Usage:
-    """Cost counters of a search agent across all problems (what ``evaluate`` reads)."""
-
-    calls: int = 0
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    steps_generated: int = 0
-    scorer_calls: int = 0
-    history: list[dict[str, int]] = field(default_factory=list)
-
-    def as_dict(self) -> dict[str, int]:
-        """Counters as a plain dict; ``tokens`` is prompt plus generated tokens."""
-        return {
-            "calls": self.calls,
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "tokens": self.prompt_tokens + self.completion_tokens,
-            "steps_generated": self.steps_generated,
-            "scorer_calls": self.scorer_calls,
-        }
 
 
 class StepProposer:
@@ -173,17 +175,17 @@ class StepProposer:
         observations = [e.observation() if self.prover.reads_observation else "" for e in envs]
         model = self.model
         before = model.usage.snapshot() if model is not None else None
+        started = time.perf_counter()
         steps = self.prover.act_batch(observations, envs)
+        seconds = time.perf_counter() - started
         if model is not None:
             spent = model.usage.since(before)
-            tokens, prompt, calls = (
-                spent["completion_tokens"],
-                spent["prompt_tokens"],
-                spent["calls"],
-            )
+            tokens, prompt, calls = spent.completion_tokens, spent.prompt_tokens, spent.calls
         else:
             tokens, prompt, calls = sum(len(s.split()) for s in steps), 0, 1
-        budget.charge(steps=len(steps), tokens=tokens, calls=calls, prompt_tokens=prompt)
+        budget.charge(
+            steps=len(steps), tokens=tokens, calls=calls, prompt_tokens=prompt, seconds=seconds
+        )
         out, position = [], 0
         for count in counts:
             out.append(list(steps[position : position + count]))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +19,9 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv
 
 import densegym  # noqa: F401  (registers the env ids)
 from densegym import logging as names
+from densegym.agents.runs.backends import resume_run
+from densegym.agents.runs.config import RunConfig
+from densegym.agents.runs.record import CONFIG_FILE, CURVE_FILE, SUMMARY_FILE
 from densegym.agents.sb3.callbacks import MetricsCallback, RichProgressCallback
 from densegym.agents.sb3.checkpoints import (
     latest_checkpoint,
@@ -26,9 +29,10 @@ from densegym.agents.sb3.checkpoints import (
     load_metrics_state,
     save_checkpoint,
 )
-from densegym.agents.sb3.extractors import MiniHackExtractor
 from densegym.agents.sb3.run_logs import run_logger
-from densegym.rewards import normalize_spec, shaping_label
+from densegym.registration import entry_for
+from densegym.registry import load_entry_point
+from densegym.rewards.batching import fold_batched, split_batched
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "ppo": PPO,
@@ -38,107 +42,55 @@ ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
 }
 #: Algorithms whose policy carries an LSTM state across an episode's steps.
 RECURRENT = frozenset({"recurrent_ppo"})
-CONFIG_FILE = "config.json"
-SUMMARY_FILE = "summary.json"
-CURVE_FILE = "curve.csv"
+# The run layer (trainer-agnostic) owns the config and the run files; kept importable from
+# here for scripts and notebooks written before it.
+__all__ = [
+    "ALGORITHMS",
+    "CONFIG_FILE",
+    "CURVE_FILE",
+    "RECURRENT",
+    "SUMMARY_FILE",
+    "RunConfig",
+    "build_model",
+    "default_hyperparams",
+    "make_env",
+    "resume_run",
+    "train",
+]
 
 
-@dataclass
-class RunConfig:
-    """Everything that defines one training run; saved as ``config.json`` in the run dir.
+def default_hyperparams(
+    env_id: str, algo: str, observation_space: gym.Space | None = None
+) -> dict[str, Any]:
+    """Hyperparameters that train in minutes on 2 CPU cores.
 
-    Attributes:
-        env_id: registered densegym id.
-        algo: ``"ppo"``, ``"a2c"`` or ``"dqn"``.
-        shaping: a shaping spec (data).
-        steps: total env steps to train for.
-        n_envs: number of sub-envs in the DummyVecEnv.
-        seed: run seed (envs are seeded ``seed + i``).
-        logdir: root folder; the run goes to ``logdir/<env>/<shaping>/<algo>-seed<seed>``.
-        hyperparams: overrides of the algorithm's defaults.
-        checkpoint_every: env steps between checkpoints (0: only at the end).
-        log_every: env steps between two TensorBoard/curve points.
-        device: torch device for the agent (``"cpu"``, ``"cuda"``, ``"auto"``).
-        torch_threads: torch intra-op threads (1 is ~10x faster for small nets on 2 cores).
-        env_kwargs: extra kwargs for ``gym.make``.
-        batched_shaping: one learned-intrinsic spec computed for all sub-envs in one
-            batch (:class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`) and trained
-            at rollout end; stacked on top of the per-env ``shaping``.
+    The trainer's defaults, overridden by the env's registered ``train_defaults``
+    (:class:`~densegym.registration.EnvEntry`), e.g. MiniHack's glyph extractor or
+    MountainCar's entropy bonus. Ids densegym does not register get the defaults alone.
+
+    Args:
+        env_id: a Gymnasium id.
+        algo: a key of :data:`ALGORITHMS`.
+        observation_space: unused (the env's entry decides); kept for callers.
+
+    Example:
+        >>> default_hyperparams("densegym/MountainCarSparse-v0", "ppo")["learning_rate"]
+        0.001
+        >>> kwargs = default_hyperparams("densegym/MiniHack-Room-5x5-v0", "dqn")["policy_kwargs"]
+        >>> kwargs["features_extractor_class"].__name__, kwargs["net_arch"]
+        ('MiniHackExtractor', [64, 64])
     """
-
-    env_id: str
-    algo: str = "ppo"
-    shaping: Any = None
-    steps: int = 50_000
-    n_envs: int = 8
-    seed: int = 0
-    logdir: str = "runs"
-    hyperparams: dict[str, Any] = field(default_factory=dict)
-    checkpoint_every: int = 0
-    log_every: int = 1000
-    device: str = "cpu"
-    torch_threads: int = 1
-    env_kwargs: dict[str, Any] = field(default_factory=dict)
-    batched_shaping: Any = None
-
-    def __post_init__(self) -> None:
-        if self.algo not in ALGORITHMS:
-            raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {self.algo!r}")
-        if self.env_id not in gym.registry:
-            known = ", ".join(densegym.ENV_IDS)
-            raise ValueError(f"unknown env id {self.env_id!r}; densegym ids: {known}")
-        if self.steps <= 0 or self.n_envs <= 0:
-            raise ValueError("steps and n_envs must be positive")
-        normalize_spec(self.shaping)  # fail early on a malformed spec
-        if len(normalize_spec(self.batched_shaping)) > 1:
-            raise ValueError("batched_shaping takes one shaper spec")
-
-    @property
-    def label(self) -> str:
-        """Short name of the run's shaping (per-env and batched), used in paths and plots."""
-        label = shaping_label(self.shaping)
-        if normalize_spec(self.batched_shaping):
-            batched = f"batched-{shaping_label(self.batched_shaping)}"
-            label = batched if label == "none" else f"{label}+{batched}"
-        return label
-
-    @property
-    def run_dir(self) -> Path:
-        """Where this run writes TensorBoard events, checkpoints and summaries."""
-        return Path(self.logdir) / names.run_name(self.env_id, self.label, self.algo, self.seed)
-
-    def save(self, path: Path) -> None:
-        """Write the config as JSON."""
-        path.write_text(json.dumps(asdict(self), indent=2, sort_keys=True))
-
-    @classmethod
-    def load(cls, path: Path) -> RunConfig:
-        """Read a config written by :meth:`save`."""
-        return cls(**json.loads(Path(path).read_text()))
-
-
-def default_hyperparams(env_id: str, algo: str, observation_space: gym.Space) -> dict[str, Any]:
-    """Hyperparameters that train in minutes on 2 CPU cores for each env family."""
-    minihack = (
-        isinstance(observation_space, gym.spaces.Dict) and "glyphs" in observation_space.spaces
-    )
     params: dict[str, Any]
     if algo in ("ppo", "recurrent_ppo"):
         params = {
-            "n_steps": 128,
+            "n_steps": 256,
             "batch_size": 256,
             "n_epochs": 4,
             "learning_rate": 3e-4,
-            "ent_coef": 0.01,
+            "ent_coef": 0.0,
             "gae_lambda": 0.95,
             "gamma": 0.99,
         }
-        if env_id.startswith("densegym/MountainCar"):
-            # Measured (benchmarks/llm_rewards.py): with lr 3e-4 and no entropy bonus PPO
-            # never reached the flag in 120k steps, even with potential shaping.
-            params.update(n_steps=256, ent_coef=0.01, learning_rate=1e-3)
-        elif not minihack:
-            params.update(n_steps=256, ent_coef=0.0)
     elif algo == "a2c":
         params = {"n_steps": 16, "learning_rate": 7e-4, "ent_coef": 0.01, "gamma": 0.99}
     else:
@@ -153,9 +105,13 @@ def default_hyperparams(env_id: str, algo: str, observation_space: gym.Space) ->
             "learning_rate": 1e-4,
             "gamma": 0.99,
         }
-    if minihack:
-        arch = [64, 64] if algo == "dqn" else {"pi": [64], "vf": [64]}
-        params["policy_kwargs"] = {"features_extractor_class": MiniHackExtractor, "net_arch": arch}
+    entry = entry_for(env_id)
+    overrides = copy.deepcopy(entry.train_defaults.get(algo, {})) if entry is not None else {}
+    policy_kwargs = overrides.get("policy_kwargs", {})
+    extractor = policy_kwargs.get("features_extractor_class")
+    if isinstance(extractor, str):
+        policy_kwargs["features_extractor_class"] = load_entry_point(extractor)
+    params.update(overrides)
     if algo in RECURRENT:
         # One LSTM shared by actor and critic: half the cost of sb3-contrib's default
         # (a second LSTM for the critic), which matters on a 2-core CPU.
@@ -166,10 +122,20 @@ def default_hyperparams(env_id: str, algo: str, observation_space: gym.Space) ->
 
 
 def make_env(config: RunConfig) -> VecEnv:
-    """The shaped DummyVecEnv (with SB3's Monitor) for a run."""
+    """The shaped DummyVecEnv (with SB3's Monitor) for a run.
+
+    Shaping entries marked ``"batched": true`` (and the older ``batched_shaping``
+    field) wrap the VecEnv, one
+    :class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus` each, in spec order;
+    the other entries wrap every sub-env.
+    """
     env_kwargs = dict(config.env_kwargs)
-    if config.shaping is not None:
-        env_kwargs["shaping"] = config.shaping
+    shaping = fold_batched(config.shaping, getattr(config, "batched_shaping", None))
+    per_env, batched = split_batched(shaping)
+    if batched:
+        shaping = per_env or None
+    if shaping is not None:
+        env_kwargs["shaping"] = shaping
     venv = make_vec_env(
         config.env_id,
         n_envs=config.n_envs,
@@ -177,10 +143,11 @@ def make_env(config: RunConfig) -> VecEnv:
         env_kwargs=env_kwargs,
         vec_env_cls=DummyVecEnv,
     )
-    if normalize_spec(config.batched_shaping):
+    if batched:
         from densegym.rewards.intrinsic.vec import VecIntrinsicBonus
 
-        venv = VecIntrinsicBonus(venv, config.batched_shaping)
+        for spec in batched:
+            venv = VecIntrinsicBonus(venv, spec)
     return venv
 
 
@@ -252,6 +219,8 @@ def train(
         >>> summary["timesteps"] >= 512
         True
     """
+    if config.trainer_kind != "sb3":
+        raise ValueError(f"the SB3 train function got a config for trainer {config.trainer!r}")
     if config.device == "cpu" or not torch.cuda.is_available():
         torch.set_num_threads(max(1, config.torch_threads))
     run_dir = config.run_dir
@@ -291,6 +260,7 @@ def train(
     model.save(run_dir / "final_model.zip")
     summary = {
         "env_id": config.env_id,
+        "trainer": config.trainer,
         "algo": config.algo,
         "shaping": config.label,
         "seed": config.seed,
@@ -305,16 +275,3 @@ def train(
     (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
     venv.close()
     return summary
-
-
-def resume_run(
-    run_dir: str | Path, steps: int | None = None, progress: bool = True
-) -> dict[str, Any]:
-    """Continue a run from its newest checkpoint, optionally to a new total of steps."""
-    config = RunConfig.load(Path(run_dir) / CONFIG_FILE)
-    if steps is not None:
-        config.steps = steps
-    if config.run_dir.resolve() != Path(run_dir).resolve():
-        # The run folder was moved: keep writing where it now lives.
-        config.logdir = str(Path(run_dir).resolve().parents[2])
-    return train(config, resume=True, progress=progress)

@@ -11,8 +11,8 @@ Example:
     >>> out = llm.generate("Once upon a time", max_tokens=5, stop=["\n"])
     >>> out[0].finish_reason in ("stop", "length"), out[0].completion_tokens <= 5
     (True, True)
-    >>> sorted(llm.usage)
-    ['calls', 'completion_tokens', 'prompt_tokens', 'seconds']
+    >>> {"calls", "prompt_tokens", "completion_tokens", "seconds"} <= set(llm.usage)
+    True
 """
 
 from densegym.llm.base import LLM

@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from densegym.llm.base import LLM
+from densegym.registry import Registry
 
 DEFAULT_SPEC = "smollm2"
 SPEC_FORMS = (
@@ -47,36 +48,54 @@ def parse_spec(spec: str | Mapping[str, Any]) -> tuple[str, str, dict[str, Any]]
     return kind, argument, options
 
 
-def _factories() -> dict[str, Callable[..., LLM]]:
-    # Imported here so `import densegym.llm` stays free of torch and transformers.
-    def smollm2(argument: str, **options: Any) -> LLM:
-        from densegym.llm.smollm2 import load_smollm2
+# Each factory takes the spec's argument (after "<kind>:") and the backend options. They
+# import their backend when called, so `import densegym.llm` stays free of torch and
+# transformers.
+def _smollm2(argument: str, **options: Any) -> LLM:
+    from densegym.llm.smollm2 import load_smollm2
 
-        return load_smollm2(**options)
+    return load_smollm2(**options)
 
-    def tiny(argument: str, **options: Any) -> LLM:
-        from densegym.llm.tiny import load_tiny_random
 
-        return load_tiny_random(**options)
+def _tiny_random(argument: str, **options: Any) -> LLM:
+    from densegym.llm.tiny import load_tiny_random
 
-    def hf(argument: str, **options: Any) -> LLM:
-        from densegym.llm.transformers_backend import load_hf
+    return load_tiny_random(**options)
 
-        if not argument:
-            raise ValueError("hf: needs a path or model name, e.g. hf:/path/to/model")
-        return load_hf(argument, **options)
 
-    def gguf(argument: str, **options: Any) -> LLM:
-        from densegym.llm.llamacpp_backend import load_gguf
+def _hf(argument: str, **options: Any) -> LLM:
+    from densegym.llm.transformers_backend import load_hf
 
-        return load_gguf(argument, **options)
+    if not argument:
+        raise ValueError("hf: needs a path or model name, e.g. hf:/path/to/model")
+    return load_hf(argument, **options)
 
-    def openai(argument: str, **options: Any) -> LLM:
-        from densegym.llm.openai_backend import load_openai
 
-        return load_openai(argument, **options)
+def _gguf(argument: str, **options: Any) -> LLM:
+    from densegym.llm.llamacpp_backend import load_gguf
 
-    return {"smollm2": smollm2, "tiny-random": tiny, "hf": hf, "gguf": gguf, "openai": openai}
+    return load_gguf(argument, **options)
+
+
+def _openai(argument: str, **options: Any) -> LLM:
+    from densegym.llm.openai_backend import load_openai
+
+    return load_openai(argument, **options)
+
+
+#: LLM backends by the kind of their spec (``"hf"`` for ``"hf:<path>"``); a factory is
+#: called with the spec's argument and the backend options.
+BACKENDS: Registry[Callable[..., LLM]] = Registry("LLM backend")
+for _name, _factory in (
+    ("smollm2", _smollm2),
+    ("tiny-random", _tiny_random),
+    ("hf", _hf),
+    ("gguf", _gguf),
+    ("openai", _openai),
+):
+    BACKENDS.register(_name, _factory)
+#: Backends whose spec takes no ``:<argument>``.
+_NO_ARGUMENT = frozenset({"smollm2", "tiny-random"})
 
 
 def load(
@@ -99,7 +118,7 @@ def load(
         A backend implementing :class:`densegym.llm.base.LLM`.
 
     Raises:
-        ValueError: For an unknown spec.
+        ValueError: For an unknown spec (the message lists the registered backends).
         gymnasium.error.DependencyNotInstalled: When the llm extra is missing.
 
     Example:
@@ -114,9 +133,9 @@ def load(
         return spec
     kind, argument, spec_options = parse_spec(spec)
     options = {**spec_options, **options}
-    factory = _factories().get(kind)
-    if factory is None or (kind in ("smollm2", "tiny-random") and argument):
-        raise ValueError(f"unknown LLM spec {spec!r}; use one of {', '.join(SPEC_FORMS)}")
+    factory = BACKENDS.get(kind)
+    if kind in _NO_ARGUMENT and argument:
+        raise ValueError(f"the {kind} backend takes no ':<argument>', got {spec!r}")
     if not shared:
         return factory(argument, **options)
     key = f"{kind}:{argument}|{sorted(options.items())!r}"

@@ -1,7 +1,7 @@
 """Turn a text reasoning env into a choice among K proposed steps (``Discrete(K)``).
 
 At every step a *proposer* — the task's noisy oracle or an LLM sampler, any
-:mod:`densegym.agents.provers` spec — writes candidate next steps; the wrapper shows
+:mod:`densegym.envs.reasoning.provers` spec — writes candidate next steps; the wrapper shows
 them in the observation, numbered, and the agent's action is the number of the one to
 take. SB3's discrete-action algorithms (PPO, DQN) can then train on language tasks,
 with an encoder from :mod:`densegym.envs.adapters.encode` turning the text into vectors.
@@ -16,8 +16,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from densegym.agents.provers import Prover, make_prover
 from densegym.envs.reasoning.base import ReasoningEnv
+from densegym.envs.reasoning.provers import Prover, make_prover
 from densegym.spaces import PermissiveText
 
 __all__ = ["RANKS", "CandidateActions", "SharedModel"]
@@ -61,7 +61,7 @@ class SharedModel:
 
 def _proposer(spec: Any, kwargs: Mapping[str, Any]) -> Prover:
     if isinstance(spec, str) and spec.startswith("llm:"):
-        from densegym.agents.provers import LLMProver
+        from densegym.envs.reasoning.provers import LLMProver
 
         return LLMProver(SharedModel(spec[4:]), **kwargs)
     return make_prover(spec, **kwargs)
@@ -95,7 +95,7 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         env: a reasoning env (``env.unwrapped`` a :class:`ReasoningEnv`).
         k: number of choices.
         proposer: a prover spec (``"oracle-0.7"``, ``"oracle"``, ``"llm:smollm2"``) or a
-            :class:`~densegym.agents.provers.Prover`. LLM models are shared by all envs
+            :class:`~densegym.envs.reasoning.provers.Prover`. LLM models are shared by all envs
             of the process.
         samples: steps drawn from the proposer per decision (default ``k``).
         rank: ``"votes"`` or ``"shuffle"`` (see above).

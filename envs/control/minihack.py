@@ -12,6 +12,8 @@ import numpy as np
 from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled
 
+from densegym.spaces import CategoricalBox
+
 INSTALL_HINT = 'pip install -e ".[minihack]"  (nle>=1.3, minihack==1.0.2, minigrid, setuptools<81)'
 NUM_BLSTATS = 27
 ROWS, COLS = 21, 79
@@ -80,11 +82,14 @@ class MiniHackNavigation(gym.Env):
     ## Observation Space
     ``Dict(glyphs=Box(0, 5976, (crop, crop), float32), blstats=Box(-inf, inf, (27,), float32))``:
     the egocentric crop of glyph ids around the agent (exact integers stored as float32,
-    embedded by :class:`~densegym.agents.sb3.MiniHackExtractor`) and NetHack's bottom-line
-    statistics (``blstats[0:2]`` is the agent's x, y). With ``full_map=True`` a third leaf,
-    ``map=Box(0, 5976, (21, 79), float32)``, holds the whole map's glyph ids: NetHack keeps
-    what the agent has seen drawn, so the map shows the explored part of the level (the
-    input the MiniHack papers' agents get). Every leaf is float32, so SB3's
+    embedded by :class:`~densegym.agents.sb3.MiniHackExtractor`; the leaf's space is a
+    :class:`~densegym.spaces.CategoricalBox`, which tells learned intrinsic encoders to
+    embed it too) and NetHack's bottom-line statistics (``blstats[0:2]`` is the agent's
+    x, y). With ``full_map=True`` a third leaf, ``map=Box(0, 5976, (21, 79), float32)``,
+    holds the whole map's glyph ids: NetHack keeps what the agent has seen drawn, so the
+    map shows the explored part of the level (the input the MiniHack papers' agents get).
+    It is declared a plain Box: intrinsic encoders scale it as a vector, since embedding
+    its 1659 ids at every step costs more than it helps. Every leaf is float32, so SB3's
     ``VecNormalize`` never stores normalised values in an integer buffer.
 
     ## Action Space
@@ -163,7 +168,7 @@ class MiniHackNavigation(gym.Env):
             )
         self.action_space = spaces.Discrete(self._game.action_space.n)
         leaves = {
-            "glyphs": spaces.Box(0, nethack.MAX_GLYPH, (crop_size, crop_size), np.float32),
+            "glyphs": CategoricalBox(0, nethack.MAX_GLYPH, (crop_size, crop_size), np.float32),
             "blstats": spaces.Box(-np.inf, np.inf, (NUM_BLSTATS,), np.float32),
         }
         if self.full_map:

@@ -9,7 +9,7 @@ Registered ids (see each class's docstring for kwargs):
 
 Modules: ``base`` (the env), ``task`` and ``chain``/``countdown`` (tasks, checkers,
 oracles), ``parsing`` and ``expr`` (reading steps), ``curriculum``, and one module
-per family. Provers that roll these envs out live in :mod:`densegym.agents.provers`.
+per family. Provers that roll these envs out live in :mod:`densegym.envs.reasoning.provers`.
 
 Example:
     >>> import gymnasium as gym, densegym

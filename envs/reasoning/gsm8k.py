@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import random
@@ -228,14 +229,80 @@ def load_gsm8k(path: str | os.PathLike[str]) -> tuple[dict[str, str], ...]:
     return _CACHE[key]
 
 
+#: Size and seed of the generated set played when no ``path`` is given.
+GENERATED_SIZE, GENERATED_SEED = 64, 0
+
+
+def _literal(expr: Expr, values: list[Fraction]) -> str:
+    """An expression over numbers only (earlier results written as their values)."""
+    if isinstance(expr, Num):
+        return format_number(expr.value)
+    if isinstance(expr, Ref):
+        return format_number(values[expr.index])
+    assert isinstance(expr, Bin)
+    left, right = (
+        f"({_literal(side, values)})" if isinstance(side, Bin) else _literal(side, values)
+        for side in (expr.left, expr.right)
+    )
+    return f"{left}{expr.op}{right}"
+
+
+def record_from_task(task: ChainTask) -> dict[str, str]:
+    """Write a generated task as a GSM8K record: one annotated line per plan step, ``#### n``.
+
+    Example:
+        >>> import random
+        >>> from densegym.envs.reasoning.word_problems import generate_word_problem
+        >>> task = generate_word_problem(random.Random(0), 1, n_steps=2, templates=("ages",))
+        >>> print(record_from_task(task)["answer"])  # doctest: +NORMALIZE_WHITESPACE
+        Zoe's age is 7+3 = <<7+3=10>>10.
+        Age difference is 10-7 = <<10-7=3>>3.
+        #### 3
+    """
+    values: list[Fraction] = []
+    lines = []
+    for number, step in enumerate(task.plan, start=1):
+        lhs, value = _literal(step.expr, values), format_number(step.value)
+        label = step.label or f"Step {number}"
+        lines.append(f"{label} is {lhs} = <<{lhs}={value}>>{value}.")
+        values.append(step.value)
+    lines.append(f"#### {format_number(task.answer)}")
+    return {"question": task.question, "answer": "\n".join(lines)}
+
+
+@functools.lru_cache(maxsize=4)
+def generated_records(
+    n: int = GENERATED_SIZE, seed: int = GENERATED_SEED
+) -> tuple[dict[str, str], ...]:
+    """A small GSM8K-format set drawn from the WordProblems generator (difficulties 1–3).
+
+    The same ``n`` and ``seed`` always give the same records.
+
+    Example:
+        >>> records = generated_records(4)
+        >>> last_line = records[0]["answer"].splitlines()[-1]
+        >>> len(records), records == generated_records(4), last_line.startswith("#### ")
+        (4, True, True)
+    """
+    from densegym.envs.reasoning.word_problems import generate_word_problem
+
+    rng = random.Random(seed)
+    return tuple(record_from_task(generate_word_problem(rng, 1 + i % 3)) for i in range(n))
+
+
 class GSM8KEnv(ReasoningEnv):
-    """Solve GSM8K problems (from a JSONL file you provide) one step at a time.
+    """Solve GSM8K problems (from a JSONL file, or a small generated set) one step at a time.
 
     ## Description
-    Grade-school math word problems in GSM8K's format. Each episode draws one record
-    (or ``options={"index": i}`` picks one). The reference solution's calculator
-    annotations (``<<48/2=24>>``) give the intermediate values the checker tracks;
-    the oracle writes the reference lines, then ``Answer: <number>``.
+    Grade-school math word problems in GSM8K's format. With ``path=`` the records come
+    from that JSONL file (GSM8K itself: see below). Without it the env plays a small
+    generated set (:func:`generated_records`: 64 problems of the WordProblems generator,
+    written out as GSM8K records with ``<<a*b=c>>`` calculator annotations and
+    ``#### n``), so ``gym.make("densegym/GSM8K-v0")`` works out of the box; it is not
+    GSM8K. Each episode draws one record (or ``options={"index": i}`` picks one). The
+    reference solution's calculator annotations (``<<48/2=24>>``) give the intermediate
+    values the checker tracks; the oracle writes the reference lines, then
+    ``Answer: <number>``.
 
     ## Observation Space
     ``PermissiveText``: the question, a format hint and the numbered steps so far.
@@ -252,16 +319,22 @@ class GSM8KEnv(ReasoningEnv):
     truncates after 24 steps. ``info["is_success"]`` is reported at every step.
 
     ## Registered Configurations
-    ``densegym/GSM8K-v0`` with kwarg ``path`` (required: a JSONL file in GSM8K's
-    format; a missing or malformed file raises a clear error), ``max_step_chars``
-    and ``render_mode``.
+    ``densegym/GSM8K-v0`` with kwargs ``path`` (a JSONL file in GSM8K's format; a
+    missing or malformed file raises a clear error; default: the generated set),
+    ``max_step_chars`` and ``render_mode``. GSM8K's files are at
+    https://github.com/openai/grade-school-math (``grade_school_math/data/test.jsonl``).
 
     Example:
         >>> import gymnasium as gym, densegym
-        >>> gym.make("densegym/GSM8K-v0")  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: densegym/GSM8K-v0 needs path=...: a JSONL file in GSM8K's format ...
+        >>> env = gym.make("densegym/GSM8K-v0")  # the generated set
+        >>> len(env.unwrapped), env.unwrapped.path is None
+        (64, True)
+        >>> _ = env.reset(seed=0)
+        >>> done = False
+        >>> while not done:
+        ...     _, reward, done, _, info = env.step(env.unwrapped.oracle_step())
+        >>> reward, info["is_success"]
+        (1.0, True)
     """
 
     family_id = "GSM8K"
@@ -272,15 +345,9 @@ class GSM8KEnv(ReasoningEnv):
         render_mode: str | None = None,
         max_step_chars: int = 400,
     ):
-        if path is None:
-            raise ValueError(
-                "densegym/GSM8K-v0 needs path=...: a JSONL file in GSM8K's format "
-                '(one {"question": ..., "answer": "...\\n#### 42"} per line), e.g. '
-                "gym.make('densegym/GSM8K-v0', path='test.jsonl'). " + GSM8K_HINT
-            )
         super().__init__(render_mode=render_mode, max_step_chars=max_step_chars)
-        self.path = str(path)
-        self.records = load_gsm8k(path)
+        self.path = None if path is None else str(path)
+        self.records = generated_records() if path is None else load_gsm8k(path)
         self._tasks: dict[int, GSM8KTask] = {}
 
     def __len__(self) -> int:

@@ -1,8 +1,8 @@
 """Learned-intrinsic shapers: novelty bonuses that reward visiting new states.
 
-``count`` needs nothing beyond numpy; the torch-based bonuses (``rnd``, ``icm``,
-``e3b``, ``noveld``, ``global_episodic``) and the batched VecEnv form are imported
-on first use, so importing this package stays cheap.
+``count`` needs nothing beyond numpy (it runs per-env or batched); the torch-based
+bonuses (``rnd``, ``icm``, ``e3b``, ``noveld``, ``global_episodic``) and the batched
+VecEnv form are imported on first use, so importing this package stays cheap.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from densegym.rewards.intrinsic.counts import CountBonus, default_state_key
+from densegym.rewards.intrinsic.counts import CountBonus, CountModule, default_state_key
 
 _LAZY = {
     "RNDBonus": "rnd",
@@ -24,7 +24,7 @@ _LAZY = {
     "VecIntrinsicBonus": "vec",
 }
 
-__all__ = ["CountBonus", "default_state_key", *_LAZY]
+__all__ = ["CountBonus", "CountModule", "default_state_key", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,47 +1,153 @@
-"""Count-based novelty bonus 1/sqrt(n(key)): global, episodic, or first visits only."""
+"""Visit counts: the count module (batched, shared by blends) and the ``count`` shaper.
+
+One implementation serves every form: :class:`CountModule` computes ``1/sqrt(n(s′))``
+(or NovelD's first-visit gate) for a batch of transitions, and :class:`CountBonus`
+is the per-env wrapper around it. The batched VecEnv form,
+``VecIntrinsicBonus(venv, {"id": "count", ...})`` (or ``{"id": "count", "batched":
+true}`` in a run's shaping), runs the same module over all sub-envs.
+"""
 
 from __future__ import annotations
 
-import hashlib
-from collections import defaultdict
-from collections.abc import Hashable
+import math
+from collections.abc import Callable, Hashable
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
 
-from densegym.rewards.core import LearnedShaper, Transition
-from densegym.rewards.intrinsic.schedule import CoefSchedule
+from densegym.rewards.intrinsic.base import IntrinsicModule, default_state_key
+from densegym.rewards.intrinsic.batches import Batch, TransitionLog, batch_size, finite_rows, row
+from densegym.rewards.intrinsic.shaper import IntrinsicShaper
+
+__all__ = ["CountBonus", "CountModule", "default_state_key"]
 
 _MODES = ("global", "episodic", "first_visit")
 _EPISODIC_MODES = ("episodic", "first_visit")
 
 
-def default_state_key(obs: Any) -> Hashable:
-    """A hashable key for any array, Dict or scalar observation (a digest of its bytes).
+class CountModule(IntrinsicModule):
+    """Bonus ``1/sqrt(n(s′))`` over a hashable state key, counted globally or per episode.
+
+    Global counts grow in :meth:`observe` (the wrappers call it before :meth:`bonus`
+    while learning online, so a first visit scores 1); episodic counts live in the
+    episodic state (one table per environment), count the episode's first observation
+    and each ``s′`` as the bonus is computed, frozen or not. ``first_visit`` counts
+    like ``episodic`` but pays 1 on a key's first visit in the episode and 0 after.
+    Rows with a non-finite value get NaN and are not counted.
+
+    Args:
+        observation_space: the environment's observation space.
+        action_space: the environment's action space.
+        mode: ``"global"``, ``"episodic"`` or ``"first_visit"``.
+        state_key: maps one observation to a hashable key.
 
     Example:
-        >>> default_state_key(np.zeros(3)) == default_state_key(np.zeros(3))
-        True
+        >>> from gymnasium import spaces
+        >>> space = spaces.Box(0, 9, (1,))
+        >>> counts = CountModule(space, spaces.Discrete(2), mode="episodic",
+        ...                      state_key=lambda o: int(o[0]))
+        >>> episodic = counts.new_episodic(1)
+        >>> counts.reset_episodic(episodic, np.array([0]), np.zeros((1, 1)))
+        >>> seen = lambda x: float(counts.bonus(None, None, np.full((1, 1), x), episodic)[0])
+        >>> seen(5.0), round(seen(5.0), 4), round(seen(0.0), 4)  # 0.0 was the first state
+        (1.0, 0.7071, 0.7071)
     """
-    digest = hashlib.blake2b(digest_size=16)
-    if isinstance(obs, dict):
-        for key in sorted(obs):
-            digest.update(key.encode())
-            digest.update(np.ascontiguousarray(obs[key]).tobytes())
-    elif isinstance(obs, str):
-        digest.update(obs.encode())
-    else:
-        digest.update(np.ascontiguousarray(obs).tobytes())
-    return digest.digest()
+
+    needs_state_key = True
+    trains = False
+
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        *,
+        mode: str,
+        state_key: Callable[[Any], Hashable],
+    ):
+        super().__init__(observation_space, action_space)
+        if mode not in _MODES:
+            raise ValueError(f"count mode must be one of {_MODES}, got {mode!r}")
+        self.mode = mode
+        self.state_key = state_key
+        self.counts: dict[Hashable, int] = {}
+
+    @property
+    def episodic_mode(self) -> bool:
+        """Whether counts reset every episode (``episodic`` and ``first_visit``)."""
+        return self.mode in _EPISODIC_MODES
+
+    def keys(self, batch: Batch) -> list[Hashable | None]:
+        """Return the state key of each row (``None`` where a value is not finite)."""
+        ok = finite_rows(batch)
+        return [self.state_key(row(batch, i)) if ok[i] else None for i in range(len(ok))]
+
+    def new_episodic(self, n: int) -> list[dict[Hashable, int]] | None:
+        """One empty count table per environment (episodic modes)."""
+        return [{} for _ in range(n)] if self.episodic_mode else None
+
+    def reset_episodic(self, episodic: Any, indices: np.ndarray, obs: Batch) -> None:
+        """Clear the slots' tables and count each episode's first observation."""
+        if not self.episodic_mode:
+            return
+        for slot, key in zip(indices, self.keys(obs)):
+            episodic[slot] = {} if key is None else {key: 1}
+
+    def count_next(self, episodic: Any, next_obs: Batch) -> np.ndarray:
+        """Count each row's ``s′`` in its slot; return the counts (NaN where not finite)."""
+        counts = np.full(batch_size(next_obs), math.nan)
+        for i, key in enumerate(self.keys(next_obs)):
+            if key is None:
+                continue
+            if self.episodic_mode:
+                table = episodic[i]
+                table[key] = table.get(key, 0) + 1
+                counts[i] = table[key]
+            else:
+                counts[i] = max(self.counts.get(key, 0), 1)
+        return counts
+
+    def bonus(self, obs: Batch, actions: np.ndarray, next_obs: Batch, episodic: Any) -> np.ndarray:
+        """``1/sqrt(n(s′))`` per row (``first_visit``: 1 on a first visit, else 0)."""
+        counts = self.count_next(episodic, next_obs)
+        if self.mode == "first_visit":
+            return np.where(np.isnan(counts), math.nan, (counts == 1).astype(np.float64))
+        return 1.0 / np.sqrt(counts)
+
+    def observe(self, next_obs: Batch) -> None:
+        """Count states globally (no-op in the episodic modes)."""
+        if self.episodic_mode:
+            return
+        for key in self.keys(next_obs):
+            if key is not None:
+                self.counts[key] = self.counts.get(key, 0) + 1
+
+    def update(self, batch: dict[str, Any]) -> dict[str, float]:
+        """Count a batch's ``next_obs`` globally; return ``{"new_states": keys added}``."""
+        if not batch:
+            return {}
+        before = len(self.counts)
+        self.observe(batch["next_obs"])
+        return {"new_states": float(len(self.counts) - before)}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Return a copy of the global counts."""
+        return {"counts": dict(self.counts)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore global counts."""
+        self.counts = dict(state["counts"])
 
 
-class CountBonus(LearnedShaper):
+class CountBonus(IntrinsicShaper):
     """Novelty bonus ``1/sqrt(n)`` where n counts visits to the next state's key.
 
     The key comes from ``env.unwrapped.state_key(obs)`` when the env defines one
     (MountainCar: a discretised (position, velocity); MiniHack: the agent's position
-    and dungeon depth), else from a digest of the observation bytes.
+    and dungeon depth), else from a digest of the observation bytes. The counting is
+    :class:`CountModule`'s, so ``{"id": "count", "batched": true}`` (one shared table
+    for all sub-envs of a VecEnv) computes the same bonus.
 
     Args:
         env: environment to wrap.
@@ -52,13 +158,16 @@ class CountBonus(LearnedShaper):
             reward: a bonus that keeps paying for revisits can outweigh the goal, and an
             agent then learns to wander instead of ending the episode.
         key: ``"env"`` (the env's own ``state_key``) or ``"observation"`` (raw bytes).
-        online: count every state seen (else only states passed to :meth:`update`).
+        online: count every state seen (else only states passed to :meth:`update` or
+            logged until :meth:`train_pending`, e.g. by the SB3 callback at rollout end).
         coef: weight of the bonus; the default 0.01 keeps an episode's bonus around or below
             the task's reward of 1, so the bonus guides exploration without replacing the goal.
         coef_decay: optional schedule that anneals ``coef`` over the steps this shaper has
             learned from, e.g. ``{"kind": "linear", "steps": 500_000}``; see
-            :class:`~densegym.rewards.intrinsic.schedule.CoefSchedule`.
+            :class:`~densegym.rewards.terms.CoefSchedule`.
         normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
+        update_every: how often an online learner trains (counts have nothing to train;
+            kept so every intrinsic spec takes it).
 
     Example:
         >>> import gymnasium as gym, densegym
@@ -71,6 +180,10 @@ class CountBonus(LearnedShaper):
     """
 
     registry_name = "count"
+    #: Nothing: without the env's ``state_key`` it counts digests of the observations.
+    requires = ()
+    module_cls = CountModule
+    module: CountModule
 
     def __init__(
         self,
@@ -84,77 +197,56 @@ class CountBonus(LearnedShaper):
         normalize: bool = False,
         clip: float | tuple[float, float] | None = None,
         name: str | None = None,
+        update_every: int = 64,
     ):
         self._record_args(locals())
-        super().__init__(env, online=online, coef=coef, normalize=normalize, clip=clip, name=name)
-        if mode not in _MODES:
-            raise ValueError(f"count: mode must be one of {_MODES}, got {mode!r}")
-        if key not in ("env", "observation"):
-            raise ValueError(f"count: key must be 'env' or 'observation', got {key!r}")
-        self.mode = mode
-        self._per_episode = mode in _EPISODIC_MODES  # counts reset at every episode
-        env_key = getattr(env.unwrapped, "state_key", None)
-        self._key_fn = env_key if (key == "env" and callable(env_key)) else default_state_key
-        self.counts: defaultdict[Hashable, int] = defaultdict(int)
-        self.schedule = CoefSchedule(coef, coef_decay, owner=self.registry_name)
-        self.steps = 0
+        super().__init__(env, **self._saved_kwargs)
+
+    @property
+    def mode(self) -> str:
+        """``"global"``, ``"episodic"`` or ``"first_visit"``."""
+        return self.module.mode
+
+    @property
+    def counts(self) -> dict[Hashable, int]:
+        """The table the bonus reads: global counts, or the current episode's."""
+        return self.episodic[0] if self.module.episodic_mode else self.module.counts
 
     def state_key(self, obs: Any) -> Hashable:
         """The hashable key this shaper counts for ``obs``."""
-        return self._key_fn(obs)
-
-    def on_reset(self, obs: Any, info: dict[str, Any]) -> None:
-        """Clear episodic counts and count the initial state."""
-        if self._per_episode:
-            self.counts.clear()
-        if self.learning or self._per_episode:
-            self.counts[self.state_key(obs)] += 1
-
-    def reward_term(self, transition: Transition) -> float:
-        """Return ``1/sqrt(n(s′))`` after counting s′ (episodic counts always count).
-
-        In ``first_visit`` mode: 1 when s′ is new to the episode, else 0.
-        """
-        key = self.state_key(transition.next_obs)
-        if self.learning or self._per_episode:
-            self.counts[key] += 1
-        self.coef = self.schedule(self.steps)
-        if not self.frozen:
-            self.steps += 1
-        # .get, not [key]: a lookup on the defaultdict would insert zero counts while frozen.
-        visits = max(self.counts.get(key, 0), 1)
-        if self.mode == "first_visit":
-            return 1.0 if visits == 1 else 0.0
-        return 1.0 / np.sqrt(visits)
+        return self.module.state_key(obs)
 
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
-        """Count the ``next_obs`` states of a batch (for offline / batched counting)."""
+        """Count the ``next_obs`` states of a batch (global mode); ``{"new_states": n}``."""
         if self.frozen:
             return {"new_states": 0.0}
-        before = len(self.counts)
-        for obs in _iterate_observations(batch["next_obs"]):
-            self.counts[self.state_key(obs)] += 1
-        return {"new_states": float(len(self.counts) - before)}
+        return super().update(batch)
 
     def state_dict(self) -> dict[str, Any]:
-        """Counts, the step counter of the ``coef`` schedule and normalisation statistics."""
+        """The intrinsic shaper's state, plus ``counts``: the table the bonus reads.
+
+        ``counts`` is the same object as the module's (or episode's) table, so a pickled
+        checkpoint stores it once; it keeps the key older checkpoints had.
+        """
         state = super().state_dict()
-        state["counts"] = dict(self.counts)
-        state["steps"] = self.steps
+        state["counts"] = (
+            state["episodic"][0] if self.module.episodic_mode else state["module"]["counts"]
+        )
         return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore counts, the schedule's step counter and normalisation statistics."""
-        super().load_state_dict(state)
-        self.counts = defaultdict(int, state["counts"])
-        self.steps = int(state.get("steps", 0))  # absent in checkpoints from before coef_decay
-        self.coef = self.schedule(self.steps)
+        """Restore a state saved by :meth:`state_dict`, or by the count shaper of old.
 
-
-def _iterate_observations(batch_obs: Any):
-    if isinstance(batch_obs, dict):
-        size = len(next(iter(batch_obs.values())))
-        for i in range(size):
-            yield {k: v[i] for k, v in batch_obs.items()}
-    else:
-        yield from batch_obs
+        Checkpoints from before counts ran on :class:`CountModule` hold the term's
+        statistics, ``steps`` (when ``coef_decay`` existed) and ``counts`` only.
+        """
+        if "module" in state:
+            super().load_state_dict(state)
+            return
+        self.pipeline.load_state_dict(state)
+        counts = dict(state["counts"])
+        if self.module.episodic_mode:
+            self.episodic = [counts]
+        else:
+            self.module.counts = counts
+        self.log = TransitionLog()

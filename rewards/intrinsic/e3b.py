@@ -183,6 +183,7 @@ class E3BBonus(IntrinsicShaper):
     """
 
     registry_name = "e3b"
+    requires = ("ArrayObservations",)
     module_cls = E3BModule
 
     def __init__(

@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from densegym.rewards.intrinsic.batches import Batch
-from densegym.rewards.intrinsic.count_module import CountModule
+from densegym.rewards.intrinsic.counts import CountModule
 from densegym.rewards.intrinsic.e3b import E3BBonus
 from densegym.rewards.intrinsic.module import IntrinsicModule
 from densegym.rewards.intrinsic.rnd import RNDBonus
@@ -178,6 +178,13 @@ class GlobalEpisodicBonus(IntrinsicShaper):
     """
 
     registry_name = "global_episodic"
+    requires = ("ArrayObservations",)
+
+    @classmethod
+    def requirements(cls, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """Networks need array observations; two count halves need nothing."""
+        halves = (kwargs.get("global_bonus", "rnd"), kwargs.get("episodic_bonus", "e3b"))
+        return () if halves == ("count", "count") else cls.requires
     module_cls = GlobalEpisodicModule
 
     def __init__(

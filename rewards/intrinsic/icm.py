@@ -134,6 +134,7 @@ class ICMBonus(IntrinsicShaper):
     """
 
     registry_name = "icm"
+    requires = ("ArrayObservations", "ArrayActions")
     module_cls = ICMModule
 
     def __init__(

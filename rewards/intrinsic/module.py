@@ -1,12 +1,8 @@
-"""The environment-free core of a learned intrinsic reward, shared by both wrapper forms.
+"""Torch-based intrinsic modules: networks trained by Adam on minibatches.
 
-An :class:`IntrinsicModule` owns the learned state (network weights, optimiser,
-normaliser, counts) and computes the bonus of a *batch* of transitions as a function
-of that state and of an explicit *episodic state* (one slot per environment). The
-per-env shaper (:class:`~densegym.rewards.intrinsic.shaper.IntrinsicShaper`) calls it
-with batches of one; the vectorised wrapper
-(:class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`) with one row per
-sub-environment. Same inputs and state, same numbers.
+:class:`~densegym.rewards.intrinsic.base.IntrinsicModule` (the interface every module
+implements, shared by both wrapper forms) lives in the torch-free ``base`` module and
+is re-exported here.
 """
 
 from __future__ import annotations
@@ -22,88 +18,13 @@ from gymnasium import spaces
 from torch import nn
 
 from densegym.rewards.core import RunningMeanStd
-from densegym.rewards.intrinsic.batches import Batch
+from densegym.rewards.intrinsic.base import IntrinsicModule
 from densegym.rewards.intrinsic.networks import ActionCodec, ObsPreprocessor, init_weights
 
 #: Gradient-norm clip of every training step.
 MAX_GRAD_NORM = 10.0
 #: Random observations used to set the bonus scale before the first training batch.
 CALIBRATION_SAMPLES = 64
-
-
-class IntrinsicModule:
-    """Learned state plus a batched bonus ``f(state, obs, actions, next_obs, episodic)``.
-
-    Subclasses implement :meth:`bonus` and, when they learn, :meth:`observe` (cheap
-    online statistics such as counts) and/or :meth:`train` (gradient steps).
-
-    Args:
-        observation_space: the environment's observation space.
-        action_space: the environment's action space.
-
-    Example:
-        >>> from gymnasium import spaces
-        >>> class Constant(IntrinsicModule):
-        ...     def bonus(self, obs, actions, next_obs, episodic):
-        ...         return np.ones(len(next_obs))
-        >>> module = Constant(spaces.Box(0, 1, (2,)), spaces.Discrete(2))
-        >>> module.bonus(None, None, np.zeros((3, 2)), module.new_episodic(3))
-        array([1., 1., 1.])
-    """
-
-    #: Whether the constructor takes a ``state_key`` callable (count-style modules).
-    needs_state_key: ClassVar[bool] = False
-
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space):
-        self.observation_space = observation_space
-        self.action_space = action_space
-
-    # -- episodic state -----------------------------------------------------------
-    def new_episodic(self, n: int) -> Any:
-        """Fresh episodic state for ``n`` environments (``None`` when there is none)."""
-        return None
-
-    def reset_episodic(self, episodic: Any, indices: np.ndarray, obs: Batch) -> None:
-        """Start new episodes in slots ``indices``, whose first observations are ``obs``."""
-
-    def episodic_state_dict(self, episodic: Any) -> Any:
-        """Return a copy of the episodic state, for checkpoints."""
-        return copy.deepcopy(episodic)
-
-    def load_episodic_state(self, state: Any) -> Any:
-        """Episodic state rebuilt from :meth:`episodic_state_dict`."""
-        return copy.deepcopy(state)
-
-    # -- bonus and learning -----------------------------------------------------
-    def bonus(self, obs: Batch, actions: np.ndarray, next_obs: Batch, episodic: Any) -> np.ndarray:
-        """Return raw bonuses (float64, one per row); advance ``episodic`` in place.
-
-        Rows with a non-finite input give NaN (the shaping core turns that into a
-        flagged 0) and leave their episodic slot untouched.
-        """
-        raise NotImplementedError
-
-    def observe(self, next_obs: Batch) -> None:
-        """Fold states into online statistics (e.g. global counts); no-op by default."""
-
-    def train(self, batch: dict[str, Any]) -> dict[str, float]:
-        """Gradient steps on ``{"obs", "actions", "next_obs"}``; no-op by default."""
-        return {}
-
-    def update(self, batch: dict[str, Any]) -> dict[str, float]:
-        """Learn everything from a batch gathered elsewhere: :meth:`observe` + :meth:`train`."""
-        if not batch:
-            return {}
-        self.observe(batch["next_obs"])
-        return self.train(batch)
-
-    # -- checkpoints --------------------------------------------------------------
-    def state_dict(self) -> dict[str, Any]:
-        """Everything learned, as copies."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`."""
 
 
 class TorchIntrinsicModule(IntrinsicModule):

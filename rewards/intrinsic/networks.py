@@ -2,10 +2,11 @@
 
 An :class:`ObsPreprocessor` turns a numpy batch of any Box, Discrete, MultiBinary or
 MultiDiscrete observation, or a Dict of those, into tensors; an :class:`ObsEncoder`
-maps them to a feature vector. Dict keys containing ``"glyph"`` (MiniHack's glyph
-crop: exact integer ids stored as floats) go through an ``nn.Embedding``; every other
-leaf is flattened, scaled to about [-1, 1] and passes through a linear layer. The
-parts are concatenated and mixed by a small MLP.
+maps them to a feature vector. Leaves the env declares categorical (a
+:class:`~densegym.spaces.CategoricalBox`, e.g. MiniHack's glyph crop: exact integer ids
+stored as floats) go through an ``nn.Embedding``; every other leaf is flattened, scaled
+to about [-1, 1] and passes through a linear layer. The parts are concatenated and mixed
+by a small MLP.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from densegym.rewards.intrinsic.batches import Batch
+from densegym.spaces import CategoricalBox
 
 #: Width of the per-glyph embedding.
 GLYPH_DIM = 4
@@ -30,16 +32,14 @@ DISCRETE_DIM = 16
 Tensors = dict[str, torch.Tensor]
 
 
-def is_glyph_key(key: str | None, space: spaces.Space) -> bool:
-    """Tell whether a Dict leaf holds glyph ids to embed (a bounded Box named ``*glyph*``)."""
-    return (
-        key is not None
-        and "glyph" in key
-        and isinstance(space, spaces.Box)
-        and bool(np.isfinite(space.high).all())
-        and float(space.low.min()) >= 0
-        and float(space.high.max()) < 2**16
-    )
+def is_categorical(space: spaces.Space) -> bool:
+    """Tell whether a leaf holds ids to embed: the env declared it a ``CategoricalBox``.
+
+    Example:
+        >>> is_categorical(CategoricalBox(0, 9, (3,))), is_categorical(spaces.Box(0, 9, (3,)))
+        (True, False)
+    """
+    return isinstance(space, CategoricalBox)
 
 
 def _bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
@@ -57,15 +57,15 @@ def _bounds(space: spaces.Space) -> tuple[np.ndarray, np.ndarray]:
 class _Leaf:
     """How one observation leaf becomes an encoder input (done in numpy: cheaper per op)."""
 
-    def __init__(self, key: str, space: spaces.Space, dict_key: bool):
+    def __init__(self, key: str, space: spaces.Space):
         self.key = key
-        if isinstance(space, spaces.Discrete) or is_glyph_key(key if dict_key else None, space):
+        if isinstance(space, spaces.Discrete) or is_categorical(space):
             self.kind = "ids"
             if isinstance(space, spaces.Discrete):
                 self.offset, self.num_ids, self.size = int(space.start), int(space.n), 1
             else:
-                assert isinstance(space, spaces.Box)
-                self.offset, self.num_ids = 0, int(space.high.max()) + 1
+                assert isinstance(space, CategoricalBox)
+                self.offset, self.num_ids = 0, space.num_ids
                 self.size = int(np.prod(space.shape))
             return
         self.kind = "vector"
@@ -103,7 +103,7 @@ class _Leaf:
 class ObsPreprocessor:
     """Turn a numpy batch of observations into encoder inputs and a finite-row mask.
 
-    Glyph leaves (and Discrete ones) become clipped int64 ids; every other leaf is
+    Categorical leaves (and Discrete ones) become clipped int64 ids; every other leaf is
     flattened and scaled to about [-1, 1]: by its bounds where they are finite, by
     ``sign(x)·log1p(|x|)`` where they are not. Non-finite values are zeroed and their
     rows flagged in the mask (callers turn those rows' outputs into NaN and leave
@@ -141,7 +141,7 @@ class ObsPreprocessor:
                 )
             leaves = {key: leaves[key] for key in keys}
         self.is_dict = is_dict
-        self.leaves = [_Leaf(key, leaves[key], is_dict) for key in sorted(leaves)]
+        self.leaves = [_Leaf(key, leaves[key]) for key in sorted(leaves)]
 
     def __call__(self, batch: Batch) -> tuple[Tensors, np.ndarray]:
         """Return the encoder inputs of ``batch`` and its finite-row mask."""
@@ -205,7 +205,7 @@ class ObsEncoder(nn.Module):
     Example:
         >>> from gymnasium import spaces
         >>> space = spaces.Dict({
-        ...     "glyphs": spaces.Box(0, 5976, (9, 9), np.float32),
+        ...     "glyphs": CategoricalBox(0, 5976, (9, 9), np.float32),
         ...     "blstats": spaces.Box(-np.inf, np.inf, (27,), np.float32)})
         >>> prepare = ObsPreprocessor(space)
         >>> encoder = ObsEncoder(prepare, out_dim=16, hidden_dim=32)

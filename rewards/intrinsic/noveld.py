@@ -11,7 +11,7 @@ import numpy as np
 from gymnasium import spaces
 
 from densegym.rewards.intrinsic.batches import Batch, concat
-from densegym.rewards.intrinsic.count_module import CountModule
+from densegym.rewards.intrinsic.counts import CountModule
 from densegym.rewards.intrinsic.module import IntrinsicModule
 from densegym.rewards.intrinsic.rnd import RNDModule
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
@@ -22,7 +22,7 @@ class NovelDModule(IntrinsicModule):
 
     Novelty ``n`` is an :class:`~densegym.rewards.intrinsic.rnd.RNDModule`'s (scaled)
     prediction error; the first-visit gate is an episodic
-    :class:`~densegym.rewards.intrinsic.count_module.CountModule` over the state key.
+    :class:`~densegym.rewards.intrinsic.counts.CountModule` over the state key.
 
     Args:
         observation_space: the environment's observation space.
@@ -117,6 +117,7 @@ class NovelDBonus(IntrinsicShaper):
     """
 
     registry_name = "noveld"
+    requires = ("ArrayObservations",)
     module_cls = NovelDModule
 
     def __init__(

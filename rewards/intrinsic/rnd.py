@@ -107,6 +107,7 @@ class RNDBonus(IntrinsicShaper):
     """
 
     registry_name = "rnd"
+    requires = ("ArrayObservations",)
     module_cls = RNDModule
 
     def __init__(

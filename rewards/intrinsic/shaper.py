@@ -16,11 +16,10 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
+from densegym.protocols import HasStateKey
 from densegym.rewards.core import LearnedShaper, Transition
+from densegym.rewards.intrinsic.base import IntrinsicModule, default_state_key
 from densegym.rewards.intrinsic.batches import TransitionLog, batch_of_one
-from densegym.rewards.intrinsic.counts import default_state_key
-from densegym.rewards.intrinsic.module import IntrinsicModule
-from densegym.rewards.intrinsic.schedule import CoefSchedule
 
 #: Keyword arguments that configure the wrapper; every other one configures the module.
 WRAPPER_KWARGS = frozenset(
@@ -32,8 +31,9 @@ def resolve_state_key(env: gym.Env | None, key: str) -> Callable[[Any], Hashable
     """Return the key function for ``key``: the env's own ``state_key`` or a byte digest."""
     if key not in ("env", "observation"):
         raise ValueError(f"key must be 'env' or 'observation', got {key!r}")
-    env_key = getattr(env.unwrapped, "state_key", None) if env is not None else None
-    return env_key if (key == "env" and callable(env_key)) else default_state_key
+    if key == "env" and env is not None and isinstance(env.unwrapped, HasStateKey):
+        return env.unwrapped.state_key
+    return default_state_key
 
 
 def positive_int(value: Any, arg: str) -> int:
@@ -53,7 +53,8 @@ class IntrinsicShaper(LearnedShaper):
         update_every: while learning online, train every this many steps on the
             transitions seen since the last update.
         coef_decay: optional decay of ``coef`` over this shaper's steps, see
-            :class:`~densegym.rewards.intrinsic.schedule.CoefSchedule`.
+            :class:`~densegym.rewards.terms.CoefSchedule` (the term pipeline owns the
+            step counter; :attr:`coef` reads the weight of the next step).
         online: train from the steps this wrapper sees; else log them until
             :meth:`train_pending` (e.g. an SB3 callback at rollout end) or hand
             batches to :meth:`update`.
@@ -75,6 +76,8 @@ class IntrinsicShaper(LearnedShaper):
 
     #: The module class that computes and learns this bonus.
     module_cls: ClassVar[type[IntrinsicModule]]
+    #: Its networks encode the observations.
+    requires = ("ArrayObservations",)
 
     def __init__(
         self,
@@ -90,15 +93,21 @@ class IntrinsicShaper(LearnedShaper):
         name: str | None = None,
         **module_kwargs: Any,
     ):
-        super().__init__(env, online=online, coef=coef, normalize=normalize, clip=clip, name=name)
-        self.schedule = CoefSchedule(coef, coef_decay, owner=self.registry_name)
+        super().__init__(
+            env,
+            online=online,
+            coef=coef,
+            coef_decay=coef_decay,
+            normalize=normalize,
+            clip=clip,
+            name=name,
+        )
         self.update_every = positive_int(update_every, "update_every")
         self.module = self.build_module(
             env.observation_space, env.action_space, resolve_state_key(env, key), module_kwargs
         )
         self.log = TransitionLog()
         self.episodic = self.module.new_episodic(1)
-        self.steps = 0
         self.last_stats: dict[str, float] = {}
 
     # -- construction shared with the vectorised form -------------------------------
@@ -156,13 +165,20 @@ class IntrinsicShaper(LearnedShaper):
         if self.learning:
             self.module.observe(next_obs)
         raw = float(self.module.bonus(obs, actions, next_obs, self.episodic)[0])
-        self.coef = self.schedule(self.steps)
-        if not self.frozen:
-            self.steps += 1
+        if self.keeps_log:
             self.log.add(obs, actions, next_obs)
             if self.online and len(self.log) >= self.update_every:
                 self.last_stats = self.module.train(self.log.pop_all())
         return raw
+
+    @property
+    def keeps_log(self) -> bool:
+        """Whether this step's transition is logged for training.
+
+        Not while frozen, nor while learning online a module with nothing to train
+        (counts learn in ``observe``).
+        """
+        return not self.frozen and (self.module.trains or not self.online)
 
     # -- learned-module interface ---------------------------------------------------------
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
@@ -182,13 +198,12 @@ class IntrinsicShaper(LearnedShaper):
         return self.last_stats
 
     def state_dict(self) -> dict[str, Any]:
-        """Return module state, episodic state, unlogged transitions and the step counter."""
+        """Return the term pipeline's state (incl. ``steps``), module, episodic state and log."""
         state = super().state_dict()
         state.update(
             module=self.module.state_dict(),
             episodic=self.module.episodic_state_dict(self.episodic),
             log=self.log.state_dict(),
-            steps=self.steps,
         )
         return state
 
@@ -198,5 +213,3 @@ class IntrinsicShaper(LearnedShaper):
         self.module.load_state_dict(state["module"])
         self.episodic = self.module.load_episodic_state(state["episodic"])
         self.log.load_state_dict(state["log"])
-        self.steps = int(state["steps"])
-        self.coef = self.schedule(self.steps)

@@ -1,18 +1,16 @@
 """The batched form of a learned intrinsic bonus for Stable-Baselines3 VecEnvs.
 
 :class:`VecIntrinsicBonus` holds one module for all sub-environments and computes
-every sub-env's bonus in one forward pass per step, with the same module code (so
-the same numbers) as the per-env shaper. It logs the transitions it sees; by default
-it trains at rollout end, when
+every sub-env's bonus in one forward pass per step, with the same module code and
+the same :class:`~densegym.rewards.terms.TermPipeline` rules (so the same numbers) as
+the per-env shaper. It logs the transitions it sees; by default it trains at rollout
+end, when
 :class:`~densegym.agents.sb3.intrinsic_callback.IntrinsicUpdateCallback` calls
 :meth:`VecIntrinsicBonus.train_pending` (no second pass over the env).
 """
 
 from __future__ import annotations
 
-import logging
-import math
-import time
 import warnings
 from collections.abc import Callable, Hashable
 from typing import Any
@@ -20,14 +18,12 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.vec_env import VecEnv, VecEnvWrapper
 
-from densegym.rewards.core import RunningMeanStd, _parse_clip, finish_term
+from densegym.rewards.batching import strip_batched
+from densegym.rewards.intrinsic.base import default_state_key
 from densegym.rewards.intrinsic.batches import Batch, TransitionLog, take
-from densegym.rewards.intrinsic.counts import default_state_key
-from densegym.rewards.intrinsic.schedule import CoefSchedule
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper, positive_int, resolve_state_key
 from densegym.rewards.registry import normalize_spec, shaper_class
-
-logger = logging.getLogger(__name__)
+from densegym.rewards.terms import PipelineOwner, TermPipeline
 
 
 def _copy_batch(obs: Any) -> Batch:
@@ -51,17 +47,22 @@ def _env_state_key(venv: VecEnv, key: str) -> Callable[[Any], Hashable]:
     return default_state_key
 
 
-class VecIntrinsicBonus(VecEnvWrapper):
+class VecIntrinsicBonus(PipelineOwner, VecEnvWrapper):
     """Add a learned intrinsic bonus to every sub-env of a VecEnv, in one batch per step.
 
     The spec is the one ``gym.make(..., shaping=...)`` takes for a single intrinsic
-    shaper (``"e3b"`` or ``{"id": "rnd", "coef": 0.1, ...}``), with the same defaults.
-    Each ``infos[i]["reward_terms"]`` keeps the extrinsic reward and gets the weighted
-    term under the shaper's name; the returned reward is their sum, as in the per-env
-    wrapper. ``coef_decay`` counts steps of each sub-env (so both forms decay alike in
-    the same run). ``online`` defaults to False here: train at rollout end through
-    :meth:`train_pending` (the SB3 callback does it); ``online=True`` trains every
-    ``update_every`` steps on the transitions of all sub-envs instead.
+    shaper (``"e3b"`` or ``{"id": "rnd", "coef": 0.1, ...}``, a ``"batched"`` key
+    allowed), with the same defaults. Each ``infos[i]["reward_terms"]`` keeps the
+    extrinsic reward and gets the weighted term under the shaper's name; the returned
+    reward is their sum, as in the per-env wrapper. The term's rules (non-finite values,
+    the bound, normalisation, clipping, ``coef_decay``) are the per-env wrapper's
+    :class:`~densegym.rewards.terms.TermPipeline`, fed one value per sub-env each step,
+    so ``coef_decay`` counts steps of each sub-env (both forms decay alike in the same
+    run). ``online`` defaults to False here for modules that train: train at rollout end
+    through :meth:`train_pending` (the SB3 callback does it); ``online=True`` trains
+    every ``update_every`` steps on the transitions of all sub-envs instead. ``count``
+    (nothing to train) keeps its per-env default, counting as it goes, in one table
+    shared by all sub-envs (``mode="global"``).
 
     Args:
         venv: the VecEnv to wrap.
@@ -94,23 +95,23 @@ class VecIntrinsicBonus(VecEnvWrapper):
         specs = normalize_spec(shaping)
         if len(specs) != 1:
             raise ValueError(f"VecIntrinsicBonus takes exactly one shaper spec, got {shaping!r}")
-        kwargs = dict(specs[0])
+        kwargs = strip_batched(specs[0])
         name = kwargs.pop("id")
         cls = shaper_class(name)
         if not (isinstance(cls, type) and issubclass(cls, IntrinsicShaper)):
             raise ValueError(f"shaper {name!r} is not a learned intrinsic bonus")
         explicit_online = "online" in kwargs
         wrapper, module_kwargs = cls.split_kwargs(kwargs)
-        coef = wrapper["coef"]
-        if not isinstance(coef, (int, float)) or not math.isfinite(coef):
-            raise ValueError(f"{name}: coef must be a finite number, got {coef!r}")
-        self.schedule = CoefSchedule(coef, wrapper["coef_decay"], owner=name)
-        self.coef = float(coef)
-        self.online = bool(wrapper["online"]) if explicit_online else False
-        self.update_every = positive_int(wrapper["update_every"], "update_every")
-        self.normalize = bool(wrapper["normalize"])
-        self.clip = _parse_clip(wrapper["clip"])
         self.term_name = wrapper["name"] or name
+        self.pipeline = TermPipeline(
+            self.term_name,
+            coef=wrapper["coef"],
+            coef_decay=wrapper["coef_decay"],
+            normalize=wrapper["normalize"],
+            clip=wrapper["clip"],
+            owner=name,
+        )
+        self.update_every = positive_int(wrapper["update_every"], "update_every")
         key_fn = state_key or _env_state_key(venv, wrapper.get("key", "env"))
         try:
             self.module = cls.build_module(
@@ -118,15 +119,10 @@ class VecIntrinsicBonus(VecEnvWrapper):
             )
         except (TypeError, ValueError) as error:
             raise type(error)(f"shaper {name!r}: {error}") from error
-        self.frozen = False
-        self.normalizer = RunningMeanStd()
-        self.nonfinite_count = 0
-        self._warned_nonfinite = False
+        explicit_online = explicit_online or not self.module.trains
+        self.online = bool(wrapper["online"]) if explicit_online else False
         self.log = TransitionLog(capacity=max(16384, 4 * self.num_envs * self.update_every))
         self.episodic = self.module.new_episodic(self.num_envs)
-        self.steps = 0
-        self.compute_seconds = 0.0
-        self.compute_steps = 0
         self.last_stats: dict[str, float] = {}
         self._last_obs: Batch | None = None
         self._actions: np.ndarray | None = None
@@ -135,6 +131,11 @@ class VecIntrinsicBonus(VecEnvWrapper):
     def learning(self) -> bool:
         """Whether online updates happen at this step."""
         return self.online and not self.frozen
+
+    @property
+    def keeps_log(self) -> bool:
+        """Whether this step's transitions are logged for training (as the per-env form)."""
+        return not self.frozen and (self.module.trains or not self.online)
 
     # -- VecEnv API ---------------------------------------------------------------------
     def reset(self) -> Any:
@@ -158,37 +159,28 @@ class VecIntrinsicBonus(VecEnvWrapper):
         obs, rewards, dones, infos = self.venv.step_wait()
         if self._last_obs is None or self._actions is None:
             raise RuntimeError("VecIntrinsicBonus: call reset() before step()")
-        start = time.perf_counter()
-        next_obs = self._next_obs(obs, dones, infos)
-        if self.learning:
-            self.module.observe(next_obs)
-        raw = self.module.bonus(self._last_obs, self._actions, next_obs, self.episodic)
-        coef = self.schedule(self.steps)
-        self.coef = coef
-        if not self.frozen:
-            self.steps += 1
-            self.log.add(self._last_obs, self._actions, next_obs)
-            if self.online and len(self.log) >= self.update_every * self.num_envs:
-                self.last_stats = self.module.train(self.log.pop_all())
-        values = np.array([self._postprocess(float(v)) for v in raw])
-        done = np.flatnonzero(dones)
-        # s′ is the next step's s, except where an episode ended and the env reset.
-        current = _copy_batch(obs) if done.size else next_obs
-        if done.size:
-            first = take(current, done)
+        with self.pipeline.timed(self.num_envs):
+            next_obs = self._next_obs(obs, dones, infos)
             if self.learning:
-                self.module.observe(first)
-            self.module.reset_episodic(self.episodic, done, first)
-        self._last_obs = current
-        # Timing stays on the wrapper, as in the core: wall-clock values in ``info`` would
-        # make seeded steps non-reproducible.
-        self.compute_seconds += time.perf_counter() - start
-        self.compute_steps += self.num_envs
-        contributions = coef * values
+                self.module.observe(next_obs)
+            raw = self.module.bonus(self._last_obs, self._actions, next_obs, self.episodic)
+            if self.keeps_log:
+                self.log.add(self._last_obs, self._actions, next_obs)
+                if self.online and len(self.log) >= self.update_every * self.num_envs:
+                    self.last_stats = self.module.train(self.log.pop_all())
+            contributions = self.pipeline.process(raw)
+            done = np.flatnonzero(dones)
+            # s′ is the next step's s, except where an episode ended and the env reset.
+            current = _copy_batch(obs) if done.size else next_obs
+            if done.size:
+                first = take(current, done)
+                if self.learning:
+                    self.module.observe(first)
+                self.module.reset_episodic(self.episodic, done, first)
+            self._last_obs = current
         for i, info in enumerate(infos):
-            terms = info.setdefault("reward_terms", {"extrinsic": float(rewards[i])})
-            terms[self.term_name] = float(contributions[i])
-            info.setdefault("reward_terms_nonfinite", {})[self.term_name] = self.nonfinite_count
+            info.setdefault("reward_terms", {"extrinsic": float(rewards[i])})
+            self.pipeline.write_info(info, contributions[i])
         shaped = np.asarray(rewards, dtype=np.float32) + contributions.astype(np.float32)
         return obs, shaped, dones, infos
 
@@ -206,19 +198,7 @@ class VecIntrinsicBonus(VecEnvWrapper):
                 batch[i] = terminal
         return batch
 
-    def _postprocess(self, value: float) -> float:
-        """Apply the core's rules: non-finite → 0 (counted, warned once), normalise, clip."""
-        return finish_term(self, value)
-
-    # -- learned-module interface ---------------------------------------------------------
-    def freeze(self) -> None:
-        """Stop every update (weights, counts, normalisation statistics, coef schedule)."""
-        self.frozen = True
-
-    def unfreeze(self) -> None:
-        """Resume updates after :meth:`freeze`."""
-        self.frozen = False
-
+    # -- learned-module interface (freeze/unfreeze come from PipelineOwner) --------------
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
         """Learn from ``{"obs", "actions", "next_obs"}`` batches gathered elsewhere."""
         if self.frozen:
@@ -244,22 +224,23 @@ class VecIntrinsicBonus(VecEnvWrapper):
         }
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to continue with identical bonuses."""
-        return {
-            "module": self.module.state_dict(),
-            "episodic": self.module.episodic_state_dict(self.episodic),
-            "log": self.log.state_dict(),
-            "steps": self.steps,
-            "normalizer": self.normalizer.state_dict(),
-            "nonfinite_count": self.nonfinite_count,
-        }
+        """Everything needed to continue with identical bonuses.
+
+        The term pipeline's state (``normalizer``, ``steps``, ``nonfinite_count``,
+        ``clamped_count``) sits at the top level next to ``module``, ``episodic`` and
+        ``log``, as in checkpoints written before the pipeline existed.
+        """
+        state = self.pipeline.state_dict()
+        state.update(
+            module=self.module.state_dict(),
+            episodic=self.module.episodic_state_dict(self.episodic),
+            log=self.log.state_dict(),
+        )
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a state saved by :meth:`state_dict`."""
+        """Restore a state saved by :meth:`state_dict` (older checkpoints load too)."""
+        self.pipeline.load_state_dict(state)
         self.module.load_state_dict(state["module"])
         self.episodic = self.module.load_episodic_state(state["episodic"])
         self.log.load_state_dict(state["log"])
-        self.steps = int(state["steps"])
-        self.normalizer.load_state_dict(state["normalizer"])
-        self.nonfinite_count = int(state.get("nonfinite_count", 0))
-        self.coef = self.schedule(self.steps)

@@ -1,8 +1,10 @@
 r"""LLM-generated reward modules: reward code, LLM-feedback intrinsic rewards, LLM subgoal judges.
 
 - ``llm_code`` (:mod:`.code_shaper`): a saved reward function written by an LLM, run in
-  a sandboxed worker process (:mod:`.sandbox`, :mod:`.worker`, :mod:`.policy`), and
-  :func:`design_reward` which writes one (designer, critic, evolution with reflection).
+  a sandboxed worker process (:mod:`.sandbox`, :mod:`.worker`, :mod:`.policy`), and the
+  parts of Eureka-style design that need no agent (:mod:`.designer`, :mod:`.critic`,
+  :mod:`.evolution`); the loop that trains one agent per candidate is
+  :func:`densegym.agents.reward_design.design_reward`.
 
 Example:
     >>> from densegym.rewards.llm import check_code
@@ -11,20 +13,17 @@ Example:
 """
 
 from densegym.rewards.llm.critic import Verdict, critique, sample_transitions
-from densegym.rewards.llm.evolution import DesignResult, design_reward
 from densegym.rewards.llm.policy import CodeRejected, check_code, validate_code
 from densegym.rewards.llm.sandbox import CallResult, Sandbox, SandboxError
 
 __all__ = [
     "CallResult",
     "CodeRejected",
-    "DesignResult",
     "Sandbox",
     "SandboxError",
     "Verdict",
     "check_code",
     "critique",
-    "design_reward",
     "sample_transitions",
     "validate_code",
 ]

@@ -21,7 +21,9 @@ from densegym.rewards.llm.sandbox import Sandbox
 logger = logging.getLogger(__name__)
 
 #: Info keys the reward code does not see (they are densegym's bookkeeping).
-HIDDEN_INFO_KEYS = frozenset({"reward_terms", "reward_terms_nonfinite", "llm_usage"})
+HIDDEN_INFO_KEYS = frozenset(
+    {"reward_terms", "reward_terms_nonfinite", "reward_terms_clamped", "llm_usage"}
+)
 
 _SHARED: dict[tuple[Any, ...], list[Any]] = {}  # key -> [sandbox, users]
 _SHARED_LOCK = threading.Lock()
@@ -86,6 +88,7 @@ class LLMCodeReward(ShapedReward):
     """
 
     registry_name = "llm_code"
+    requires = ()
 
     def __init__(
         self,

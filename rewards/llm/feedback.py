@@ -99,6 +99,7 @@ class LLMFeedbackBonus(LearnedShaper):
     """
 
     registry_name = "llm_feedback"
+    requires = ("HasTask",)
 
     def __init__(
         self,
@@ -120,7 +121,7 @@ class LLMFeedbackBonus(LearnedShaper):
         super().__init__(env, online=online, coef=coef, normalize=normalize, clip=clip, name=name)
         self.model = make_model(model)
         self.model_name = model
-        self.task = dict(getattr(env.unwrapped, "task", {}) or {})
+        self.task = dict(env.unwrapped.task or {})
         goal = str(self.task.get("goal", self.task.get("id", "the task")))
         mode = "preference" if self.model.kind == "preference" else "label"
         self.annotator: Annotator | None = acquire_annotator(backend, goal, mode, batch_size, cache)

@@ -71,6 +71,7 @@ class LLMJudgeBonus(ShapedReward):
     """
 
     registry_name = "llm_judge"
+    requires = ("HasTask",)
 
     def __init__(
         self,
@@ -88,7 +89,7 @@ class LLMJudgeBonus(ShapedReward):
         self._record_args(locals())
         super().__init__(env, coef=coef, normalize=normalize, clip=clip, name=name)
         self.backend_spec = backend
-        self.task = dict(getattr(env.unwrapped, "task", {}) or {})
+        self.task = dict(env.unwrapped.task or {})
         self.goal = str(self.task.get("goal", self.task.get("id", "the task")))
         self.n_subgoals = int(n_subgoals)
         self.cache = None

@@ -27,6 +27,9 @@ class StepRewardShaper(ShapedReward):
         coef, normalize, clip, name: see :class:`~densegym.rewards.ShapedReward`.
     """
 
+    #: Reads the reasoning state before and after each step (``get_state()``).
+    requires = ("Snapshotable",)
+
     def __init__(
         self,
         env: gym.Env,

@@ -25,8 +25,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from densegym.agents.provers import Prover, make_prover
 from densegym.envs.reasoning.base import ReasoningState
+from densegym.envs.reasoning.provers import Prover, make_prover
 from densegym.rewards.core import Transition
 from densegym.rewards.progress.base import StepRewardShaper
 from densegym.rewards.progress.state import question_of, solution_prompt, step_continuation
@@ -386,6 +386,7 @@ class ImplicitPRMReward(StepRewardShaper):
     """
 
     registry_name = "implicit_prm"
+    requires = ("Snapshotable",)
 
     def __init__(
         self,

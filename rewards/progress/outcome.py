@@ -32,6 +32,7 @@ class OutcomeReward(ShapedReward):
     """
 
     registry_name = "outcome"
+    requires = ()
 
     def __init__(
         self,

@@ -19,8 +19,8 @@ from typing import Any
 
 import gymnasium as gym
 
-from densegym.agents.provers import Prover
 from densegym.envs.reasoning.base import ReasoningState
+from densegym.envs.reasoning.provers import Prover
 from densegym.rewards.core import Transition
 from densegym.rewards.progress.base import StepRewardShaper
 from densegym.rewards.progress.value import ModelValue, ProverValue, ValueEstimator
@@ -77,6 +77,16 @@ class ProgressAdvantageReward(StepRewardShaper):
     """
 
     registry_name = "pav"
+    requires = ("Snapshotable",)
+
+    @classmethod
+    def requirements(cls, kwargs: dict[str, Any]) -> tuple[str, ...]:
+        """Snapshots always; the env's oracle too when V̂ comes from an oracle prover."""
+        prover = kwargs.get("prover", "oracle-0.7")
+        oracle = isinstance(prover, str) and prover.strip().startswith("oracle")
+        if oracle and kwargs.get("value_model") is None and kwargs.get("estimator") != "model":
+            return (*cls.requires, "HasOracle")
+        return cls.requires
 
     def __init__(
         self,

@@ -19,8 +19,8 @@ import gymnasium as gym
 import numpy as np
 import torch
 
-from densegym.agents.provers import Prover
 from densegym.envs.reasoning.base import ReasoningState
+from densegym.envs.reasoning.provers import Prover
 from densegym.rewards.core import Transition
 from densegym.rewards.progress.base import StepRewardShaper
 from densegym.rewards.progress.features import StepFeaturizer
@@ -155,6 +155,7 @@ class ProcessRewardShaper(StepRewardShaper):
     """
 
     registry_name = "prm"
+    requires = ("Snapshotable",)
 
     def __init__(
         self,

@@ -16,7 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from densegym.agents.provers import Prover, make_prover
+from densegym.envs.reasoning.provers import Prover, make_prover
 from densegym.rewards.progress.state import question_of
 
 #: Accepted label kinds.

@@ -15,8 +15,8 @@ import zlib
 from collections import OrderedDict
 from typing import Any
 
-from densegym.agents.provers import NoisyOracleProver, Prover, make_prover
 from densegym.envs.reasoning.base import ReasoningState
+from densegym.envs.reasoning.provers import NoisyOracleProver, Prover, make_prover
 from densegym.rewards.progress.state import question_of, state_key
 
 #: Steps a rollout may take when the caller does not say.

@@ -8,10 +8,10 @@ import pytest
 
 import densegym  # noqa: F401
 from densegym.agents import evaluate
-from densegym.agents.evaluate import _llm_usage
 from densegym.agents.llm import EXAMPLES, LLMPolicy, WorkedExample, parse_step
 from densegym.agents.llm.prompts import chat_messages, completion_prompt, render_observation
-from densegym.llm import Completion
+from densegym.agents.protocol import HasUsage, usage_of
+from densegym.llm import Completion, Usage
 
 ARITHMETIC = "densegym/Arithmetic-v0"
 
@@ -83,14 +83,14 @@ def test_policy_plays_an_episode_from_scripted_replies():
     assert model.seen[0][1] == {"max_tokens": 48, "stop": ["\n"]}  # greedy: no temperature
     policy.predict(obs, deterministic=False)
     assert model.seen[1][1]["temperature"] == policy.temperature
-    assert policy.usage == {
-        "calls": 2,
-        "prompt_tokens": 20,
-        "completion_tokens": 6,
-        "seconds": 0.0,
-        "tokens": 26,
-    }
-    assert _llm_usage(policy) == (26, 2)
+    assert isinstance(policy, HasUsage) and isinstance(policy.usage, Usage)
+    assert (policy.usage.calls, policy.usage.prompt_tokens, policy.usage.completion_tokens) == (
+        2,
+        20,
+        6,
+    )
+    assert policy.usage.seconds == 0.0 and policy.usage.tokens == 26
+    assert usage_of(policy).as_dict() == policy.usage.as_dict()
 
 
 def test_batched_observations_give_an_array_of_steps():
@@ -121,7 +121,7 @@ def test_plain_text_prompts_with_sampling(tiny_policy):
     assert isinstance(step, str) and "\n" not in step
     assert policy.usage["calls"] == 1 and policy.usage["completion_tokens"] > 0
     policy.reset_usage()
-    assert policy.usage["tokens"] == 0
+    assert policy.usage.tokens == 0
 
 
 def test_densegym_eval_runs_an_llm_agent(capsys):

@@ -48,8 +48,9 @@ def test_budget_is_respected(name, budget):
     agent = make_search_agent(name, proposer="oracle-0.7", budget_steps=budget, **_kwargs(name))
     result = evaluate(agent.bind(env), env, n_episodes=3)
     assert result.episodes == 3  # the episodes still end (a fallback answer costs nothing)
-    assert all(h["steps"] <= budget for h in agent._usage.history)
-    assert agent.usage()["steps_generated"] <= 3 * budget
+    assert all(h["steps"] <= budget for h in agent.history)
+    assert agent.usage.steps_generated <= 3 * budget
+    assert result.llm_usage["steps_generated"] == agent.usage.steps_generated
 
 
 def test_token_budget_and_proposer_accounting():

@@ -38,8 +38,8 @@ def test_llm_proposer_counts_model_tokens_and_respects_budget(llm, prm, name):
     result = evaluate(agent, env, n_episodes=1)
     spent = llm.usage.since(before)
     assert result.episodes == 1
-    assert agent.usage()["completion_tokens"] == spent["completion_tokens"] > 0
-    assert result.llm_tokens == agent.usage()["tokens"]
+    assert agent.usage.completion_tokens == spent["completion_tokens"] > 0
+    assert result.llm_tokens == agent.usage.tokens
     # Checked before each call: one batched call (at most 16 prompts x 8 tokens) may overshoot.
     assert agent.last_budget.tokens <= 60 + 16 * 8
 

@@ -1,11 +1,17 @@
 import json
+import re
 from fractions import Fraction
 
 import gymnasium as gym
 import pytest
 
 import densegym  # noqa: F401  (registers the ids)
-from densegym.envs.reasoning.gsm8k import GSM8KFormatError, load_gsm8k, task_from_record
+from densegym.envs.reasoning.gsm8k import (
+    GSM8KFormatError,
+    generated_records,
+    load_gsm8k,
+    task_from_record,
+)
 
 RECORDS = [
     {
@@ -27,6 +33,8 @@ RECORDS = [
         "answer": "It changes by -3*4=<<-3*4=-12>>-12 liters.\n#### -12",
     },
 ]
+
+ANNOTATION = re.compile(r"<<[^<>=]+=[^<>]+>>")
 
 
 def write(tmp_path, lines, name="data.jsonl"):
@@ -80,9 +88,26 @@ def test_free_form_solutions_are_scored(path):
     assert (reward, terminated) == (1.0, True)
 
 
-def test_missing_path_gives_a_clear_error():
-    with pytest.raises(ValueError, match=r"needs path=.*grade-school-math"):
-        gym.make("densegym/GSM8K-v0")
+def test_without_path_the_generated_set_is_played_and_solvable():
+    env = gym.make("densegym/GSM8K-v0")
+    assert env.unwrapped.path is None
+    assert env.unwrapped.records == generated_records() == generated_records(64, 0)
+    assert len({r["question"] for r in env.unwrapped.records}) == 64
+    for index, record in enumerate(env.unwrapped.records):
+        assert ANNOTATION.search(record["answer"]) and "\n#### " in record["answer"]
+        env.reset(options={"index": index})
+        for _ in range(env.spec.max_episode_steps):
+            _, reward, terminated, truncated, info = env.step(env.unwrapped.oracle_step())
+            if terminated or truncated:
+                break
+        assert (reward, terminated, info["progress"]) == (1.0, True, 1.0), index
+    env.close()
+
+
+def test_generated_records_load_like_a_file(tmp_path):
+    lines = [json.dumps(r) for r in generated_records(8, seed=3)]
+    assert load_gsm8k(write(tmp_path, lines)) == generated_records(8, seed=3)
+    assert generated_records(8, seed=3) != generated_records(8, seed=4)
 
 
 def test_missing_file_gives_a_clear_error(tmp_path):

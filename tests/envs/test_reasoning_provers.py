@@ -5,7 +5,7 @@ import gymnasium as gym
 import pytest
 
 import densegym  # noqa: F401  (registers the ids)
-from densegym.agents.provers import (
+from densegym.envs.reasoning.provers import (
     LLMProver,
     NoisyOracleProver,
     Prover,

@@ -51,20 +51,34 @@ def test_import_is_light():
 
 def test_usage_reads_like_a_dict_and_diffs():
     usage = Usage()
-    assert dict(usage) == {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+    search = {"steps_generated": 0, "scorer_calls": 0}
+    zero = {"calls": 0, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0.0}
+    assert dict(usage) == {**zero, **search}
     usage.add(prompt_tokens=10, completion_tokens=3, seconds=0.5)
     snap = usage.snapshot()
-    usage.add(prompt_tokens=1, completion_tokens=2, seconds=0.25)
+    usage.add(prompt_tokens=1, completion_tokens=2, seconds=0.25, steps_generated=4)
     assert dict(usage - snap) == {
         "calls": 1,
         "prompt_tokens": 1,
         "completion_tokens": 2,
         "seconds": 0.25,
+        "steps_generated": 4,
+        "scorer_calls": 0,
     }
-    assert dict(snap) == {"calls": 1, "prompt_tokens": 10, "completion_tokens": 3, "seconds": 0.5}
+    assert dict(snap) == {
+        "calls": 1,
+        "prompt_tokens": 10,
+        "completion_tokens": 3,
+        "seconds": 0.5,
+        **search,
+    }
     assert usage.tokens == 16 and (snap + snap)["calls"] == 2
+    # A plain mapping with only the four call keys (an older snapshot) diffs too.
+    older = {"calls": 1, "prompt_tokens": 0, "completion_tokens": 0, "seconds": 0}
+    assert usage.since(older)["steps_generated"] == 4
+    assert usage.as_dict()["tokens"] == 16
     usage.reset()
-    assert usage.calls == 0
+    assert usage.calls == 0 and usage.steps_generated == 0
 
 
 def test_usage_feeds_parent_and_is_thread_safe():

@@ -20,7 +20,7 @@ from densegym.rewards.intrinsic.batches import (  # noqa: E402
     finite_rows,
     take,
 )
-from densegym.rewards.intrinsic.count_module import CountModule  # noqa: E402
+from densegym.rewards.intrinsic.counts import CountModule  # noqa: E402
 from densegym.rewards.intrinsic.e3b import E3BModule, sherman_morrison  # noqa: E402
 from densegym.rewards.intrinsic.networks import (  # noqa: E402
     ActionCodec,
@@ -28,10 +28,11 @@ from densegym.rewards.intrinsic.networks import (  # noqa: E402
     ObsPreprocessor,
 )
 from densegym.rewards.intrinsic.schedule import CoefSchedule  # noqa: E402
+from densegym.spaces import CategoricalBox  # noqa: E402
 
 MINIHACK_SPACE = spaces.Dict(
     {
-        "glyphs": spaces.Box(0, 5976, (9, 9), np.float32),
+        "glyphs": CategoricalBox(0, 5976, (9, 9), np.float32),
         "blstats": spaces.Box(-np.inf, np.inf, (27,), np.float32),
     }
 )
@@ -109,6 +110,30 @@ def test_glyphs_are_embedded_as_ids_and_out_of_range_ids_are_clipped():
     assert ok.tolist() == [True, False]
     encoder = ObsEncoder(prepare, out_dim=8, hidden_dim=16)
     assert tuple(encoder(inputs).shape) == (2, 8)
+
+
+def test_only_leaves_the_env_declares_categorical_are_embedded():
+    # The name does not matter: a plain Box called "glyphs" is scaled, a CategoricalBox
+    # under any name is embedded.
+    named = ObsPreprocessor(spaces.Dict({"glyphs": spaces.Box(0, 9, (2,), np.float32)}))
+    declared = ObsPreprocessor(spaces.Dict({"tiles": CategoricalBox(0, 9, (2,), np.float32)}))
+    assert [leaf.kind for leaf in named.leaves] == ["vector"]
+    assert [leaf.kind for leaf in declared.leaves] == ["ids"]
+
+
+def test_minihack_leaves_encode_as_before():
+    """MiniHack's crop is embedded and ``blstats``/``map`` are scaled (pinned numbers)."""
+    pytest.importorskip("minihack")
+    import gymnasium as gym
+
+    import densegym  # noqa: F401
+
+    env = gym.make("densegym/MiniHack-Room-5x5-v0", full_map=True)
+    prepare = ObsPreprocessor(env.observation_space)
+    kinds = {leaf.key: (leaf.kind, leaf.size) for leaf in prepare.leaves}
+    assert kinds == {"blstats": ("vector", 27), "glyphs": ("ids", 81), "map": ("vector", 1659)}
+    assert prepare.leaves[1].num_ids == 5977
+    env.close()
 
 
 @pytest.mark.parametrize(

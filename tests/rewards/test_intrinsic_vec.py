@@ -159,7 +159,12 @@ def test_vec_coef_decay_counts_steps_of_each_sub_env():
 
 @pytest.mark.parametrize(
     "spec, error",
-    [("count", ValueError), ("rnd+e3b", ValueError), ({"id": "rnd", "bogus": 1}, TypeError)],
+    [
+        ("step_penalty", ValueError),  # not a learned intrinsic bonus
+        ("rnd+e3b", ValueError),
+        ({"id": "rnd", "bogus": 1}, TypeError),
+        ({"id": "rnd", "batched": "yes"}, TypeError),
+    ],
 )
 def test_vec_rejects_bad_specs(spec, error):
     with pytest.raises(error):

@@ -1,6 +1,5 @@
-"""The llm_code shaper, the critic, the designer and Eureka-style reward design."""
+"""The llm_code shaper, the critic and the designer (the design loop: tests/agents)."""
 
-import json
 import logging
 import random
 import time
@@ -9,7 +8,7 @@ import gymnasium as gym
 import pytest
 
 import densegym  # noqa: F401
-from densegym.rewards.llm import check_code, critique, design_reward, sample_transitions
+from densegym.rewards.llm import check_code, critique, sample_transitions
 from densegym.rewards.llm.code_shaper import acquire_sandbox, release_sandbox
 from densegym.rewards.llm.designer import (
     Candidate,
@@ -175,53 +174,3 @@ def test_reflection_prompt_carries_the_best_code_and_its_stats():
     assert GOOD in code_prompt(task, code_best) and "success rate of 0.50" in code_prompt(
         task, code_best
     )
-
-
-@pytest.mark.slow
-def test_design_reward_evolves_with_reflection(tmp_path):
-    import densegym.llm
-
-    llm = densegym.llm.load("tiny-random")
-    prompts = []
-    original = llm.chat
-
-    def recording_chat(messages, **kwargs):
-        prompts.append(messages[-1]["content"])
-        return original(messages, **kwargs)
-
-    llm.chat = recording_chat
-    out = tmp_path / "reward_mc.py"
-    result = design_reward(
-        ENV,
-        rounds=2,
-        k=1,
-        backend=llm,
-        budget=256,
-        n_envs=1,
-        out=out,
-        logdir=tmp_path / "design",
-        critic_transitions=64,
-        progress=False,
-    )
-    assert result.path == str(out) and check_code(out.read_text()) == []
-    assert len(result.candidates) == 2 and result.llm_usage["calls"] == 2
-    assert "best reward so far" not in prompts[0] and "best reward so far" in prompts[1]
-    records = json.loads(
-        (tmp_path / "design" / "MountainCarSparse-v0" / "seed0" / "candidates.json").read_text()
-    )
-    assert all(r["accepted"] and r["fitness"] is not None for r in records)
-    env = gym.make(ENV, shaping={"id": "llm_code", "path": result.path})
-    env.reset(seed=0)
-    assert "llm_code" in env.step(2)[4]["reward_terms"]
-    env.close()
-
-
-@pytest.mark.slow
-def test_cli_design_reward(tmp_path, capsys):
-    from densegym.cli import main
-
-    out = tmp_path / "r.py"
-    argv = ["design-reward", "--backend", "tiny-random", "--rounds", "1", "--k", "2"]
-    argv += ["--budget", "256", "--n-envs", "1", "--out", str(out), "--logdir", str(tmp_path)]
-    assert main([*argv, "--no-progress"]) == 0
-    assert out.exists() and '"path"' in capsys.readouterr().out

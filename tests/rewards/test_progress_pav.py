@@ -7,7 +7,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from densegym.agents.provers import make_prover
+from densegym.envs.reasoning.provers import make_prover
 from densegym.rewards import find_shapers
 from densegym.rewards.progress import ProverValue
 

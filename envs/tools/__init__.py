@@ -1,0 +1,43 @@
+"""Tool-use environments: serve shop requests by calling tools over a SQLite world.
+
+Ids to register (``densegym/registration.py``; ``max_episode_steps`` is four times the
+longest oracle plan, 8 calls):
+
+.. code-block:: python
+
+    EnvEntry(
+        name="ToolShop-Lookup",
+        base="densegym.envs.tools.lookup:LookupEnv",
+        max_episode_steps=32,
+        world="tools",
+    ),
+    EnvEntry(
+        name="ToolShop-Orders",
+        base="densegym.envs.tools.orders:OrdersEnv",
+        max_episode_steps=32,
+        world="tools",
+    ),
+
+Modules, one job each: ``world`` (the generated SQLite world, restore from bytes,
+diffs), ``tools`` (tool functions, schemas, costs, the policy), ``calls`` (reading a
+call from text), ``transport`` (in process or a local HTTP API), ``tasks`` (tasks,
+verifier, oracle re-planning), ``catalog`` (an index of a world for generators),
+``base`` (the env) and one module per family (``lookup``, ``orders``).
+
+Example:
+    >>> from densegym.envs.tools import OrdersEnv
+    >>> env = OrdersEnv(difficulty=1)
+    >>> obs, info = env.reset(seed=3)
+    >>> _, _, _, _, info = env.step('cancel_order(order_id="#W1", reason="whim")')
+    >>> info["tool_error"], info["invalid_call"], info["n_tool_errors"]
+    (True, False, 1)
+    >>> _, _, _, _, info = env.step("get_order(#W1)")
+    >>> info["invalid_call"], info["n_invalid"], info["invalid_reason"]
+    (True, 1, 'cannot parse the call')
+"""
+
+from densegym.envs.tools.base import ToolEnv, ToolState
+from densegym.envs.tools.lookup import LookupEnv
+from densegym.envs.tools.orders import OrdersEnv
+
+__all__ = ["LookupEnv", "OrdersEnv", "ToolEnv", "ToolState"]
