@@ -204,9 +204,11 @@ class RunConfig:
         device: torch device for the agent (``"cpu"``, ``"cuda"``, ``"auto"``).
         torch_threads: torch intra-op threads (1 is ~10x faster for small nets on 2 cores).
         env_kwargs: extra kwargs for ``gym.make``.
-        batched_shaping: one learned-intrinsic spec computed for all sub-envs in one
-            batch (:class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`) and trained
-            at rollout end; stacked on top of the per-env ``shaping``.
+        batched_shaping: the older spelling of ``{"id": ..., "batched": true}`` entries
+            in ``shaping`` (computed for all sub-envs in one batch by
+            :class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`, trained at rollout
+            end); folded into ``shaping`` on construction, so the run directory and label
+            are the same either way.
 
     Example:
         >>> import tempfile
@@ -290,9 +292,14 @@ class RunConfig:
             raise ValueError(f"unknown env id {self.env_id!r}; densegym ids: {known}")
         if self.steps <= 0 or self.n_envs <= 0:
             raise ValueError("steps and n_envs must be positive")
+        from densegym.rewards.batching import fold_batched, split_batched
+
         normalize_spec(self.shaping)  # fail early on a malformed spec
-        if len(normalize_spec(self.batched_shaping)) > 1:
-            raise ValueError("batched_shaping takes one shaper spec")
+        if normalize_spec(self.batched_shaping):
+            # The older separate field: fold it into `shaping` as {"batched": true} entries.
+            self.shaping = fold_batched(self.shaping, self.batched_shaping)
+            self.batched_shaping = None
+        split_batched(self.shaping)  # bad "batched" values, two terms of one name
 
     @property
     def algo(self) -> str:
@@ -307,13 +314,9 @@ class RunConfig:
     @property
     def label(self) -> str:
         """Short name of the run's shaping (per-env and batched), used in paths and plots."""
-        from densegym.rewards import normalize_spec, shaping_label
+        from densegym.rewards.batching import run_shaping_label
 
-        label = shaping_label(self.shaping)
-        if normalize_spec(self.batched_shaping):
-            batched = f"batched-{shaping_label(self.batched_shaping)}"
-            label = batched if label == "none" else f"{label}+{batched}"
-        return label
+        return run_shaping_label(self.shaping)
 
     @property
     def agent_name(self) -> str:
