@@ -35,6 +35,33 @@ def _split_shapings(text: str) -> list[Any]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _needs(name: str, quote: str = "") -> str:
+    """What a shaper needs from an env with its default spec (capability names)."""
+    from densegym.rewards.core import ShapedReward
+    from densegym.rewards.registry import shaper_class
+
+    cls = shaper_class(name)
+    needs = ", ".join(f"{quote}{c}{quote}" for c in cls.requirements({})) or "nothing"
+    if cls.requirements.__func__ is not ShapedReward.requirements.__func__:
+        needs += " (by default; depends on the spec)"
+    return needs
+
+
+def _env_capabilities(env_id: str) -> str:
+    """The capabilities of an id's env, or why they cannot be listed here."""
+    import gymnasium as gym
+
+    from densegym.protocols import capabilities
+
+    try:
+        env = gym.make(env_id)
+    except (ImportError, gym.error.DependencyNotInstalled):
+        return "(its extra is not installed)"
+    names = ", ".join(capabilities(env))
+    env.close()
+    return names
+
+
 def list_markdown() -> str:
     """The env and shaper listing, as the Markdown block kept in the README."""
     import gymnasium as gym
@@ -48,10 +75,10 @@ def list_markdown() -> str:
     for entry in ENTRIES:
         limit = gym.registry[entry.id].max_episode_steps
         lines.append(f"| `{entry.id}` | {entry.world} | {entry.extra or 'core'} | {limit} |")
-    lines += ["", "| shaper | what it adds |", "|---|---|"]
+    lines += ["", "| shaper | what it adds | needs from the env |", "|---|---|---|"]
     for name in rewards.available():
         doc = (shaper_class(name).__doc__ or "").strip().splitlines()
-        lines.append(f"| `{name}` | {doc[0] if doc else ''} |")
+        lines.append(f"| `{name}` | {doc[0] if doc else ''} | {_needs(name, '`')} |")
     lines += [
         "",
         "Potentials for `potential`: " + ", ".join(f"`{p}`" for p in available_potentials()),
@@ -75,17 +102,17 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
     console = Console()
     envs = Table(title=f"densegym {densegym.__version__} environments")
-    for column in ("id", "world", "extra"):
+    for column in ("id", "world", "extra", "capabilities"):
         envs.add_column(column)
     for entry in ENTRIES:
-        envs.add_row(entry.id, entry.world, entry.extra or "core")
+        envs.add_row(entry.id, entry.world, entry.extra or "core", _env_capabilities(entry.id))
     console.print(envs)
     shapers = Table(title="shapers")
-    shapers.add_column("name")
-    shapers.add_column("description")
+    for column in ("name", "description", "needs from the env"):
+        shapers.add_column(column)
     for name in rewards.available():
         doc = (shaper_class(name).__doc__ or "").strip().splitlines()
-        shapers.add_row(name, doc[0] if doc else "")
+        shapers.add_row(name, doc[0] if doc else "", _needs(name))
     console.print(shapers)
     return 0
 

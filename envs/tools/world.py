@@ -230,6 +230,7 @@ def _build(conn: sqlite3.Connection, seed: int, n_users: int) -> None:
     ids = _Ids(rng)
     for table, columns in SCHEMA.items():
         conn.execute(f"CREATE TABLE {table} ({columns})")
+    conn.execute("CREATE TABLE _touched (tbl TEXT, rid INTEGER)")
     products: list[tuple[str, str, list[tuple[str, str, int]]]] = []
     names = list(_PRODUCTS)
     rng.shuffle(names)
@@ -322,8 +323,11 @@ def _add_change_log(conn: sqlite3.Connection) -> None:
     """Log the rowid of every row a write touches, so diffs cost O(changed rows).
 
     The log is part of the world's bytes and empty initially, so a restore clears it.
+    Its table is created with the others, before any row: every world then has the same
+    schema *and* the same root pages, which matters because one connection restores
+    worlds of different seeds and SQLite keeps its parsed schema while the schema
+    cookie is unchanged.
     """
-    conn.execute("CREATE TABLE _touched (tbl TEXT, rid INTEGER)")
     for table in TABLES:
         conn.execute(
             f"CREATE TRIGGER _{table}_ins AFTER INSERT ON {table} "

@@ -178,6 +178,7 @@ class GlobalEpisodicBonus(IntrinsicShaper):
     """
 
     registry_name = "global_episodic"
+    module_cls = GlobalEpisodicModule
     requires = ("ArrayObservations",)
 
     @classmethod
@@ -185,7 +186,6 @@ class GlobalEpisodicBonus(IntrinsicShaper):
         """Networks need array observations; two count halves need nothing."""
         halves = (kwargs.get("global_bonus", "rnd"), kwargs.get("episodic_bonus", "e3b"))
         return () if halves == ("count", "count") else cls.requires
-    module_cls = GlobalEpisodicModule
 
     def __init__(
         self,

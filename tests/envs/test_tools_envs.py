@@ -81,7 +81,7 @@ def test_random_calls_stay_low(cls):
 
 @pytest.mark.parametrize("cls", FAMILIES)
 def test_reset_is_deterministic_and_no_write_survives(cls):
-    env = OrdersEnv(difficulty=1) if cls is OrdersEnv else cls()
+    env = cls(difficulty=1)
     obs1, _ = env.reset(seed=5)
     task1 = env.task["request"]
     oid = world_for_seed(0).connect().execute("SELECT order_id FROM orders").fetchone()[0]
@@ -92,7 +92,7 @@ def test_reset_is_deterministic_and_no_write_survives(cls):
     assert obs1 == obs2 and env.task["request"] == task1
     assert not env.unwrapped.world_diff()
     assert not world_for_seed(0).full_diff(env._conn)
-    other = cls()
+    other = cls(difficulty=1)
     assert other.reset(seed=5)[0] == obs1
 
 

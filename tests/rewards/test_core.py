@@ -9,7 +9,6 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.error import DependencyNotInstalled
 
 from densegym import rewards
 from densegym.rewards import ShapedReward, find_shapers
@@ -17,11 +16,9 @@ from densegym.rewards import registry as shaper_registry
 
 MOUNTAIN_CAR = "densegym/MountainCarSparse-v0"
 ROOM = "densegym/MiniHack-Room-5x5-v0"
+# Every registered shaper on every id it admits is checked by tests/test_contract.py
+# (reward_terms invariants included); these three stand for the rest in the rules below.
 CORE_SHAPERS = ("count", "potential", "step_penalty")
-# Shapers that apply to any array/Dict-observation env (control tasks) with no extra files.
-CONTROL_SHAPERS = CORE_SHAPERS + ("rnd", "icm", "e3b", "noveld", "global_episodic")
-# Shapers for text reasoning envs, or that need a file or an LLM backend; tested elsewhere.
-OTHER_SHAPERS = ("outcome", "pav", "prm", "implicit_prm", "llm_code", "llm_feedback", "llm_judge")
 
 
 def _policy(env_id: str, rng: np.random.Generator):
@@ -64,34 +61,6 @@ def unshaped():
 
 def test_core_shapers_are_registered():
     assert set(CORE_SHAPERS) <= set(rewards.available())
-
-
-def test_every_registered_shaper_is_classified_for_these_tests():
-    assert set(rewards.available()) <= set(CONTROL_SHAPERS) | set(OTHER_SHAPERS)
-
-
-@pytest.mark.parametrize("env_id", [MOUNTAIN_CAR, ROOM])
-@pytest.mark.parametrize("shaper", CONTROL_SHAPERS)
-def test_reward_terms_invariants(env_id, shaper, unshaped):
-    try:
-        env = gym.make(env_id, shaping=shaper)
-    except DependencyNotInstalled as error:
-        pytest.skip(str(error))
-    reference = unshaped[env_id]
-    shaped = _rollout(env, env_id, seed=7, steps=len(reference))
-    extrinsic = [r for _, r, _ in reference]
-    assert any(r > 0 for r in extrinsic), "the behaviour policy should reach the goal"
-    for (obs, reward, info), (ref_obs, ref_reward, _) in zip(shaped, reference):
-        terms = info["reward_terms"]
-        assert set(terms) == {"extrinsic", shaper}
-        assert terms["extrinsic"] == ref_reward
-        assert all(math.isfinite(v) for v in terms.values())
-        assert math.isclose(reward, sum(terms.values()), rel_tol=0, abs_tol=1e-9)
-        np.testing.assert_array_equal(
-            obs["blstats"] if isinstance(obs, dict) else obs,
-            ref_obs["blstats"] if isinstance(ref_obs, dict) else ref_obs,
-        )
-    env.close()
 
 
 @pytest.mark.parametrize("env_id", [MOUNTAIN_CAR, ROOM])
@@ -197,7 +166,7 @@ class _NonFinite(ShapedReward):
 def nonfinite_shaper():
     rewards.register("test_nonfinite", _NonFinite)
     yield "test_nonfinite"
-    shaper_registry._REGISTRY.pop("test_nonfinite", None)
+    shaper_registry.SHAPERS.unregister("test_nonfinite")
 
 
 @pytest.mark.parametrize("normalize", [False, True])
@@ -255,7 +224,7 @@ def test_shaper_sees_consistent_transitions():
             outputs.append(env.step(action))
         env.close()
     finally:
-        shaper_registry._REGISTRY.pop("test_recorder", None)
+        shaper_registry.SHAPERS.unregister("test_recorder")
     np.testing.assert_array_equal(seen[0].obs, reset_obs)
     for i, (transition, (obs, reward, terminated, truncated, _)) in enumerate(zip(seen, outputs)):
         assert transition.action == (2, 2, 0, 1)[i]

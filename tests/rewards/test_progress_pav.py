@@ -94,7 +94,7 @@ def test_outcome_term_and_spec_round_trip():
 
 
 def test_pav_rejects_non_reasoning_env_and_bad_estimator():
-    with pytest.raises(TypeError, match="reasoning env"):
+    with pytest.raises(ValueError, match="needs an env that is Snapshotable"):
         gym.make("densegym/MountainCarSparse-v0", shaping="pav")
     with pytest.raises(ValueError, match="closed form"):
         _pav_env(prover="llm:tiny-random", estimator="closed_form")
