@@ -29,7 +29,7 @@ Example:
     >>> import gymnasium as gym, densegym
     >>> env = gym.make("densegym/Arithmetic-v0")
     >>> capabilities(env)
-    ['HasOracle', 'HasTask', 'Snapshotable']
+    ['HasOracle', 'HasStepChain', 'HasTask', 'Snapshotable']
     >>> capabilities(gym.make("densegym/MountainCarSparse-v0"))
     ['ArrayActions', 'ArrayObservations', 'HasPotential', 'HasStateKey', 'HasTask']
     >>> missing_capabilities(gym.make("densegym/MountainCarSparse-v0"), ("Snapshotable",))
@@ -113,6 +113,29 @@ class HasGoalDistance(Protocol):
         ...
 
 
+@runtime_checkable
+class HasStepChain(Protocol):
+    """The episode is a chain of text steps a prover can continue (reasoning worlds).
+
+    Process rewards (PAV, PRMs, implicit PRMs) score the steps written so far and
+    continue them with noisy provers, which need a plausible wrong step as well as the
+    oracle's.
+    """
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The steps written so far."""
+        ...
+
+    def wrong_step(self, rng: Any) -> str:
+        """Return a plausible wrong next step."""
+        ...
+
+    def committed(self) -> dict[str, Any]:
+        """The intermediate values the steps so far committed to."""
+        ...
+
+
 _ARRAY_LEAVES = (spaces.Box, spaces.Discrete, spaces.MultiBinary, spaces.MultiDiscrete)
 
 
@@ -129,7 +152,15 @@ def _array_actions(env: Any) -> bool:
 #: Every protocol capability, by name (checked on the base env).
 CAPABILITIES: dict[str, type] = {
     cls.__name__: cls
-    for cls in (HasTask, HasStateKey, Snapshotable, HasOracle, HasPotential, HasGoalDistance)
+    for cls in (
+        HasTask,
+        HasStateKey,
+        Snapshotable,
+        HasOracle,
+        HasPotential,
+        HasGoalDistance,
+        HasStepChain,
+    )
 }
 
 #: Capabilities of the env's spaces, by name (checked on the env as given).
@@ -146,6 +177,7 @@ MEANINGS: dict[str, str] = {
     "HasOracle": "oracle_step/oracle_remaining, a solution from any state",
     "HasPotential": "default_potential, the name of a registered potential",
     "HasGoalDistance": "goal_distance/max_distance",
+    "HasStepChain": "a chain of text steps a prover can continue: steps/wrong_step/committed",
     "ArrayObservations": "Box, Discrete, MultiBinary or MultiDiscrete observations, or a "
     "Dict of those",
     "ArrayActions": "a Discrete or Box action space",

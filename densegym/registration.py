@@ -9,7 +9,6 @@ so ``env.spec.to_json()`` round-trips).
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,15 +146,23 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=24,
         world="reasoning",
     ),
+    # Tool use: a shop world in SQLite; the longest oracle plan is 8 calls (4x headroom).
+    EnvEntry(
+        name="ToolShop-Lookup",
+        base="densegym.envs.tools.lookup:LookupEnv",
+        max_episode_steps=32,
+        world="tools",
+    ),
+    EnvEntry(
+        name="ToolShop-Orders",
+        base="densegym.envs.tools.orders:OrdersEnv",
+        max_episode_steps=32,
+        world="tools",
+    ),
 )
 
 ENV_IDS: tuple[str, ...] = tuple(entry.id for entry in ENTRIES)
 _BY_ID: dict[str, EnvEntry] = {entry.id: entry for entry in ENTRIES}
-
-
-def _load(path: str) -> Any:
-    module_name, _, attr = path.partition(":")
-    return getattr(importlib.import_module(module_name), attr)
 
 
 def register_envs() -> None:

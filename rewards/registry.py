@@ -294,6 +294,7 @@ def shaping_label(shaping: Any) -> str:
 
 register("potential", "densegym.rewards.potential:PotentialShaping")
 register("step_penalty", "densegym.rewards.penalty:StepPenalty")
+register("invalid_penalty", "densegym.rewards.invalid:InvalidActionPenalty")
 register("count", "densegym.rewards.intrinsic.counts:CountBonus")
 register("rnd", "densegym.rewards.intrinsic.rnd:RNDBonus")
 register("icm", "densegym.rewards.intrinsic.icm:ICMBonus")

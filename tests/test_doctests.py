@@ -86,12 +86,31 @@ def test_the_walk_covers_all_four_folders():
         assert name in MODULES
 
 
+def _isolate_registries(monkeypatch) -> None:
+    """Give every registry a copy for the examples, so what they register is undone after.
+
+    Examples register shapers, potentials and agents to show how; left behind, those
+    would leak into later tests (the README listing, for one).
+    """
+    import sys
+
+    from densegym.registry import Registry
+    from densegym.rewards import potential
+
+    for module in [m for n, m in list(sys.modules.items()) if n.startswith("densegym")]:
+        for value in list(vars(module).values()):
+            if isinstance(value, Registry):
+                monkeypatch.setattr(value, "_entries", dict(value._entries))
+    monkeypatch.setattr(potential, "_POTENTIALS", dict(potential._POTENTIALS))
+
+
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_run(name, tmp_path, monkeypatch):
     # Examples that cache (tiny-random's tokenizer, LLM labels) or write files stay in tmp.
     monkeypatch.setenv("DENSEGYM_CACHE", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
     module = _import_or_skip(name)
+    _isolate_registries(monkeypatch)
     result = doctest.testmod(module, optionflags=FLAGS)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
 

@@ -83,7 +83,7 @@ def compare(
     curve_frames = []
     for config in configs:
         frame = RunRecord.load(config.run_dir).curve if config.run_dir.is_dir() else None
-        if frame is not None and len(frame):
+        if frame is not None:  # a header-only curve keeps its columns in curves.csv
             frame.insert(0, "seed", config.seed)
             frame.insert(0, "shaping", config.label)
             curve_frames.append(frame)

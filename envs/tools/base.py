@@ -140,6 +140,22 @@ class ToolEnv(gym.Env[str, str]):
         max_call_chars: longer actions are invalid.
         max_observation_chars: the observation's length bound.
         render_mode: ``None``, ``"ansi"`` or ``"human"``.
+
+    Example:
+        >>> from densegym.envs.tools import OrdersEnv
+        >>> env = OrdersEnv(difficulty=2)
+        >>> _ = env.reset(seed=0)
+        >>> snapshot = env.get_state()           # the world's bytes: microseconds
+        >>> branch = env.clone()                 # an independent copy
+        >>> _, _, _, _, info = branch.step(branch.oracle_step())
+        >>> info["oracle_remaining"] == env.oracle_remaining() - 1
+        True
+        >>> _, _, _, _, info = env.step("get_order(order_id=#W1)")
+        >>> info["invalid_call"], info["n_invalid"]
+        (True, 1)
+        >>> env.set_state(snapshot)
+        >>> env.calls
+        ()
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
@@ -350,6 +366,7 @@ class ToolEnv(gym.Env[str, str]):
         new.render_mode = None
         new._conn = None
         new._transport = None
+        new.transport_kind = "inproc"
         new.set_state(self.get_state())
         return new
 

@@ -28,7 +28,7 @@ class StepRewardShaper(ShapedReward):
     """
 
     #: Reads the reasoning state before and after each step (``get_state()``).
-    requires = ("Snapshotable",)
+    requires = ("Snapshotable", "HasStepChain")
 
     def __init__(
         self,

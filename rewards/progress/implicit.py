@@ -386,7 +386,7 @@ class ImplicitPRMReward(StepRewardShaper):
     """
 
     registry_name = "implicit_prm"
-    requires = ("Snapshotable",)
+    requires = ("Snapshotable", "HasStepChain")
 
     def __init__(
         self,

@@ -77,7 +77,7 @@ class ProgressAdvantageReward(StepRewardShaper):
     """
 
     registry_name = "pav"
-    requires = ("Snapshotable",)
+    requires = ("Snapshotable", "HasStepChain")
 
     @classmethod
     def requirements(cls, kwargs: dict[str, Any]) -> tuple[str, ...]:

@@ -155,7 +155,7 @@ class ProcessRewardShaper(StepRewardShaper):
     """
 
     registry_name = "prm"
-    requires = ("Snapshotable",)
+    requires = ("Snapshotable", "HasStepChain")
 
     def __init__(
         self,

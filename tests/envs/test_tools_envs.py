@@ -85,7 +85,9 @@ def test_reset_is_deterministic_and_no_write_survives(cls):
     obs1, _ = env.reset(seed=5)
     task1 = env.task["request"]
     oid = world_for_seed(0).connect().execute("SELECT order_id FROM orders").fetchone()[0]
-    env.step(f'modify_address(order_id="{oid}", address1="1 A St", city="B", state="CA", zip="90001")')
+    env.step(
+        f'modify_address(order_id="{oid}", address1="1 A St", city="B", state="CA", zip="90001")'
+    )
     env.step(f'cancel_order(order_id="{oid}", reason="no longer needed")')
     env.step(env.oracle_step())
     obs2, _ = env.reset(seed=5)
@@ -100,9 +102,7 @@ def test_policy_violation_answers_with_error_and_writes_nothing():
     env = OrdersEnv(difficulty=1)
     env.reset(seed=0)
     conn = env._conn
-    delivered = conn.execute(
-        "SELECT order_id FROM orders WHERE status = 'delivered'"
-    ).fetchone()[0]
+    delivered = conn.execute("SELECT order_id FROM orders WHERE status = 'delivered'").fetchone()[0]
     pending = conn.execute("SELECT order_id FROM orders WHERE status = 'pending'").fetchone()[0]
     item = conn.execute(
         "SELECT item_id FROM order_items WHERE order_id = ?", (delivered,)
@@ -169,7 +169,7 @@ def test_invalid_streak_truncates_and_a_valid_call_resets_it():
     env.step("nonsense")
     _, _, _, truncated, info = env.step('calculate(expression="1+1")')
     assert not truncated and info["invalid_streak"] == 0 and info["n_invalid"] == 2
-    for i in range(3):
+    for _ in range(3):
         _, _, terminated, truncated, info = env.step("nonsense")
     assert truncated and not terminated and info["n_invalid"] == 5
     with pytest.raises(RuntimeError):
@@ -203,12 +203,16 @@ def test_server_is_shared_and_stops_with_the_last_session():
     first.reset(seed=0)
     second.reset(seed=0)
     assert first._transport.port == second._transport.port
+    branch = second.clone()  # clones run in process and hold no session
+    assert branch.transport_kind == "inproc"
     first.close()
     assert ToolServer.running()
     _, _, _, _, info = second.step(second.oracle_step())
     assert not info["invalid_call"]
     second.close()
     assert not ToolServer.running()
+    branch.step(branch.oracle_step())
+    branch.close()
 
 
 def test_openapi_lists_every_tool():
