@@ -12,9 +12,22 @@ Example:
     ['extrinsic', 'potential']
 """
 
+from typing import Any
+
 from densegym._version import __version__
 from densegym.registration import ENV_IDS, register_envs
+from densegym.registry import load_entry_point
 
 register_envs()
 
-__all__ = ["ENV_IDS", "__version__", "register_envs"]
+
+def make_parallel(env_id: str, shaping: Any = None, **kwargs: Any) -> Any:
+    """Make a multi-agent id (a PettingZoo ``ParallelEnv``) with per-agent/team shaping.
+
+    The composition root :func:`densegym.make.make_parallel`, named by string as the
+    registry names ``make_env``, so this core module imports no higher layer.
+    """
+    return load_entry_point("densegym.make:make_parallel")(env_id, shaping=shaping, **kwargs)
+
+
+__all__ = ["ENV_IDS", "__version__", "make_parallel", "register_envs"]

@@ -1,9 +1,10 @@
-"""The ``densegym`` command line: list, train, eval and compare.
+"""The ``densegym`` command line: list, train, eval, compare and sweep.
 
 Example:
     $ densegym list
     $ densegym train --env densegym/MountainCarSparse-v0 --shaping potential --steps 50000
     $ densegym compare --env densegym/MiniHack-Room-5x5-v0 --shaping none,count,potential
+    $ densegym sweep --env densegym/MountainCarSparse-v0 --shaping none,potential --engine ray
 """
 
 from __future__ import annotations
@@ -220,9 +221,59 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_compare(args: argparse.Namespace) -> int:
-    from rich.console import Console
+def _engine_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The engine options of ``sweep``/``compare`` (``ray`` ones only for ``ray``)."""
+    options: dict[str, Any] = {"max_failures": args.max_failures}
+    if getattr(args, "engine", None) == "ray" or getattr(args, "backend", None) == "ray":
+        options.update(address=args.address, cpus_per_trial=args.cpus_per_trial)
+        options["storage"] = args.storage
+    return options
+
+
+def _print_sweep_table(console: Any, summary: Any, title: str) -> None:
+    """One row per (trainer, shaping): success per seed; failed and retried runs marked."""
     from rich.table import Table
+
+    table = Table(title=title)
+    for column in ("success_rate", "env_steps_per_s"):  # absent when every run failed
+        if column not in summary:
+            summary = summary.assign(**{column: float("nan")})
+    several = summary["trainer"].nunique() > 1 if "trainer" in summary else False
+    columns = ["shaping", "seeds", "success mean", "success per seed", "env-steps/s", "notes"]
+    for column in (["trainer"] if several else []) + columns:
+        table.add_column(column)
+    keys = ["trainer", "shaping"] if several else ["shaping"]
+    for key, group in summary.groupby(keys, sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        status = group["status"] if "status" in group else None
+        failed = int((status == "failed").sum()) if status is not None else 0
+        retried = int((group["retries"] > 0).sum()) if "retries" in group else 0
+        notes = []
+        if failed:
+            notes.append(f"[red]{failed} failed[/red]")
+        if retried:
+            notes.append(f"[yellow]{retried} retried[/yellow]")
+        per_seed = " ".join(
+            "failed" if row.get("status") == "failed" else f"{row['success_rate']:.2f}"
+            for _, row in group.iterrows()
+        )
+        table.add_row(
+            *[str(part) for part in key],
+            str(len(group)),
+            f"{group['success_rate'].mean():.2f}",
+            per_seed,
+            f"{group['env_steps_per_s'].mean():.0f}",
+            ", ".join(notes),
+        )
+    console.print(table)
+    if "error" in summary:
+        for _, row in summary[summary["status"] == "failed"].iterrows():
+            console.print(f"[red]failed[/red] {row['run_dir']}: {row['error']}")
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from gymnasium.error import DependencyNotInstalled
+    from rich.console import Console
 
     from densegym.agents.sb3.compare import compare
 
@@ -249,29 +300,101 @@ def _cmd_compare(args: argparse.Namespace) -> int:
             rerun=args.rerun,
             console=console,
             backend=args.backend,
+            **_engine_options(args),
         )
-    except NotImplementedError as error:
+    except (ImportError, DependencyNotInstalled) as error:  # the ray extra is missing
         raise SystemExit(str(error)) from None
     import pandas as pd
 
     summary = pd.read_csv(paths["summary_csv"])
-    table = Table(title=f"{args.env_id}: final success rate (last episodes) by shaping")
-    for column in ("shaping", "seeds", "success mean", "success per seed", "env-steps/s"):
-        table.add_column(column)
-    for shaping, group in summary.groupby("shaping", sort=False):
-        table.add_row(
-            str(shaping),
-            str(len(group)),
-            f"{group['success_rate'].mean():.2f}",
-            " ".join(f"{v:.2f}" for v in group["success_rate"]),
-            f"{group['env_steps_per_s'].mean():.0f}",
-        )
-    console.print(table)
+    _print_sweep_table(
+        console, summary, f"{args.env_id}: final success rate (last episodes) by shaping"
+    )
     console.print(f"Summary CSV: {paths['summary_csv']}")
     console.print(f"Curves CSV:  {paths['curves_csv']}")
     console.print(f"Plot:        {paths['plot']}")
     console.print(f"TensorBoard: tensorboard --logdir {paths['logdir']}")
     return 0
+
+
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    import pandas as pd
+    from gymnasium.error import DependencyNotInstalled
+    from rich.console import Console
+
+    from densegym.agents.runs.sweep import sweep
+
+    envs = [part.strip() for part in (args.env_id or "").split(",") if part.strip()]
+    if not envs:
+        raise SystemExit("sweep needs --env (one id or a comma-separated list)")
+    trainers = [part.strip() for part in (args.trainer or "").split(",") if part.strip()]
+    shapings = [
+        _parse_shaping(s) if isinstance(s, str) else s for s in _split_shapings(args.shaping)
+    ]
+    args.env_id, args.trainer = envs[0], (trainers[0] if trainers else None)
+    base = _base_config(args, None)
+    checks = [{"env_id": env} for env in envs[1:]] + [{"trainer": t} for t in trainers[1:]]
+    for change in checks:  # every id and trainer is checked before anything trains
+        try:
+            replace(base, **change)
+        except ValueError as error:
+            raise SystemExit(str(error)) from None
+    console = Console()
+    try:
+        result = sweep(
+            envs,
+            shapings,
+            list(range(args.seed, args.seed + args.seeds)),
+            trainers=trainers or None,
+            base=base,
+            engine=args.engine,
+            workers=args.workers,
+            rerun=args.rerun,
+            console=console,
+            **_engine_options(args),
+        )
+    except (DependencyNotInstalled, ValueError) as error:  # no ray extra; a folder used twice
+        raise SystemExit(str(error)) from None
+    for env, paths in result.reports.items():
+        summary = pd.read_csv(paths["summary_csv"])
+        _print_sweep_table(console, summary, f"{env}: final success rate (last episodes)")
+        console.print(f"Summary CSV: {paths['summary_csv']}")
+        console.print(f"Curves CSV:  {paths['curves_csv']}")
+        console.print(f"Plot:        {paths['plot']}")
+    console.print(
+        f"{len(result.rows)} runs, {len(result.trained)} trained now, {len(result.failed)} failed "
+        f"({args.engine}, {result.wall_s:.0f} s). TensorBoard: tensorboard --logdir {base.logdir}"
+    )
+    return 1 if result.failed else 0
+
+
+def _add_engine_options(parser: argparse.ArgumentParser) -> None:
+    """Where a grid of runs trains: the options shared by ``sweep`` and ``compare``."""
+    parser.add_argument("--workers", type=int, default=None, help="runs at a time (default: cores)")
+    parser.add_argument("--rerun", action="store_true", help="retrain finished runs from scratch")
+    parser.add_argument(
+        "--max-failures",
+        type=int,
+        default=2,
+        help="times a run whose process died (killed, out of memory) is started again",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="ray: the Ray cluster to use, e.g. auto on a node of a cluster started with "
+        "`ray start` (default: $RAY_ADDRESS, else Ray starts on this machine)",
+    )
+    parser.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="ray: CPUs reserved per run"
+    )
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="ray: Tune's experiment folder, shared by every node of a cluster "
+        "(default: LOGDIR/ray_results)",
+    )
 
 
 def _cmd_design_reward(args: argparse.Namespace) -> int:
@@ -365,14 +488,37 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated specs (each a name or a+b), or a JSON list",
     )
     comp.add_argument("--seeds", type=int, default=2, help="number of seeds per shaping")
-    comp.add_argument("--workers", type=int, default=None, help="parallel runs (default: cores)")
-    comp.add_argument("--rerun", action="store_true", help="retrain finished runs")
+    _add_engine_options(comp)
     comp.add_argument(
         "--backend",
         default="local",
-        help="where the runs train: local (this machine; default) or ray (not yet available)",
+        help="where the runs train: local (this machine; default) or ray (Ray Tune trials)",
     )
     comp.set_defaults(func=_cmd_compare)
+
+    swp = commands.add_parser(
+        "sweep", help="a grid of runs (env x trainer x shaping x seed), here or on Ray"
+    )
+    _add_run_options(swp)
+    for action in swp._actions:  # --env and --trainer take comma-separated lists here
+        if action.dest == "env_id":
+            action.help = "env ids, comma-separated"
+        elif action.dest == "trainer":
+            action.help = "trainers, comma-separated (default: sb3:ppo)"
+    swp.add_argument(
+        "--shaping",
+        default="none",
+        help="comma-separated specs (each a name or a+b), or a JSON list (default: none)",
+    )
+    swp.add_argument("--seeds", type=int, default=1, help="number of seeds, from --seed")
+    swp.add_argument(
+        "--engine",
+        default="local",
+        choices=["local", "ray"],
+        help="local: this machine (default); ray: Ray Tune trials, here or on a cluster",
+    )
+    _add_engine_options(swp)
+    swp.set_defaults(func=_cmd_sweep)
 
     design = commands.add_parser("design-reward", help="LLM-written reward code (Eureka-style)")
     design.add_argument("--env", default="densegym/MountainCarSparse-v0", help="env id")

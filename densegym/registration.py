@@ -159,14 +159,70 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=32,
         world="tools",
     ),
+    EnvEntry(
+        name="ToolShop-Config",
+        base="densegym.envs.tools.config:ConfigEnv",
+        max_episode_steps=32,
+        world="tools",
+    ),
+)
+
+
+def _multiagent(name: str, base: str, cycles: int, **kwargs: Any) -> EnvEntry:
+    return EnvEntry(
+        name=f"MA-{name}",
+        base=f"densegym.envs.multiagent.{base}",
+        max_episode_steps=cycles,
+        kwargs=kwargs,
+        world="multiagent",
+        extra="multiagent",
+        kind="parallel",
+    )
+
+
+#: Multi-agent ids (``kind="parallel"``, PettingZoo ``ParallelEnv``s): registered in
+#: PettingZoo's registry (``pettingzoo.make("parallel", id)``, or
+#: ``densegym.make_parallel(id, shaping=...)``), never with Gymnasium, and kept out of
+#: ``ENTRIES``/``ENV_IDS`` so every single-agent loop stays single-agent.
+#: ``max_episode_steps`` is PettingZoo's ``max_cycles``.
+PARALLEL_ENTRIES: tuple[EnvEntry, ...] = (
+    _multiagent("SwitchDoor-N2-S7", "grid:SwitchDoorEnv", 50, size=7, n_agents=2),
+    _multiagent("SwitchDoor-N2-S9", "grid:SwitchDoorEnv", 80, size=9, n_agents=2),
+    _multiagent("SwitchDoor-N3-S9", "grid:SwitchDoorEnv", 80, size=9, n_agents=3),
+    _multiagent("GridSpread-N2-S6", "grid:GridSpreadEnv", 30, size=6, n_agents=2),
+    _multiagent("GridSpread-N3-S8", "grid:GridSpreadEnv", 50, size=8, n_agents=3),
+    _multiagent("SparseSpread", "spread:SparseSpreadEnv", 50, N=2),
 )
 
 ENV_IDS: tuple[str, ...] = tuple(entry.id for entry in ENTRIES)
-_BY_ID: dict[str, EnvEntry] = {entry.id: entry for entry in ENTRIES}
+PARALLEL_IDS: tuple[str, ...] = tuple(entry.id for entry in PARALLEL_ENTRIES)
+_BY_ID: dict[str, EnvEntry] = {entry.id: entry for entry in (*ENTRIES, *PARALLEL_ENTRIES)}
+
+
+def register_parallel_envs() -> None:
+    """Register every multi-agent id in PettingZoo's registry (idempotent).
+
+    Does nothing without the ``multiagent`` extra (PettingZoo not installed).
+    """
+    try:
+        import pettingzoo
+    except ImportError:
+        return
+    for entry in PARALLEL_ENTRIES:
+        if entry.id in pettingzoo.parallel_registry:
+            continue
+        pettingzoo.register(
+            "parallel",
+            entry.id,
+            entry_point="densegym.make:make_parallel_env",
+            max_cycles=entry.max_episode_steps,
+            kwargs={"base": entry.base, **entry.kwargs},
+        )
 
 
 def register_envs() -> None:
-    """Register every densegym id with Gymnasium (idempotent)."""
+    """Register every densegym id: Gymnasium's single-agent ids, PettingZoo's parallel ones."""
+    register_parallel_envs()
     for entry in ENTRIES:
         if entry.id in gym.registry:
             continue

@@ -98,6 +98,25 @@ def minihack_goal_distance(env: gym.Env, obs: Any) -> float:
     return 1.0 - min(distance, max_distance) / max_distance
 
 
+@register_potential("tool_progress")
+def tool_progress(env: gym.Env, obs: Any) -> float:
+    """Share of the task's checks met (tool envs: verifier predicates met / all), in [0, 1].
+
+    LOOP's fraction of unit tests passed, per step; reads ``env.progress()``.
+    """
+    return float(env.progress())
+
+
+@register_potential("oracle_distance")
+def oracle_distance(env: gym.Env, obs: Any) -> float:
+    """``−d`` for the oracle's normalised distance to the goal ``d`` in [0, 1] (1: lost).
+
+    Reads ``env.oracle_distance()`` (tool envs: calls the re-planning oracle still needs
+    over the gold plan's length).
+    """
+    return -float(env.oracle_distance())
+
+
 class PotentialShaping(ShapedReward):
     """Potential-based shaping term F = γ·Φ(s′) − Φ(s), with Φ(terminal) = 0.
 

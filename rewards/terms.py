@@ -9,7 +9,8 @@ happens to it afterwards, so the per-env wrapper
    counted (``info["reward_terms_nonfinite"]``) and warned about once;
 2. a finite value beyond ``±bound`` (:data:`TERM_BOUND` by default) is clamped to the
    bound, counted (``info["reward_terms_clamped"]``) and warned about once, so that no
-   huge value reaches a float32 buffer or the running statistics;
+   huge value reaches a float32 buffer or the running statistics (the weighted
+   contribution of step 5 is held to the same bound, counted the same way);
 3. optional normalisation by the running standard deviation (:class:`RunningMeanStd`);
 4. optional clipping to ``[low, high]``;
 5. weighting by the coefficient of the current step (:class:`CoefSchedule`; the step
@@ -151,7 +152,7 @@ def parse_clip(
     """Return ``clip`` as a ``(low, high)`` pair (``c`` means ``(-c, c)``), or ``None``.
 
     Raises:
-        ValueError: a non-positive bound or ``low > high``.
+        ValueError: a non-positive or NaN bound, ``low > high``, or not a number or pair.
 
     Example:
         >>> parse_clip(2), parse_clip([-1, 3]), parse_clip(None)
@@ -159,13 +160,19 @@ def parse_clip(
     """
     if clip is None:
         return None
-    if isinstance(clip, (int, float)):
-        if clip <= 0:
+    if isinstance(clip, (int, float, np.integer, np.floating)) and not isinstance(clip, bool):
+        if not clip > 0:  # NaN included: it would disable clipping silently
             raise ValueError(f"clip must be positive, got {clip}")
         return (-float(clip), float(clip))
+    if isinstance(clip, (str, bytes, dict)) or not hasattr(clip, "__len__") or len(clip) != 2:
+        raise ValueError(f"clip must be a positive number or a [low, high] pair, got {clip!r}")
+    if not all(isinstance(c, (int, float, np.integer, np.floating)) for c in clip) or any(
+        isinstance(c, bool) for c in clip
+    ):
+        raise ValueError(f"clip bounds must be numbers, got {clip!r}")
     low, high = (float(c) for c in clip)
-    if low > high:
-        raise ValueError(f"clip range must have low <= high, got {clip}")
+    if math.isnan(low) or math.isnan(high) or low > high:
+        raise ValueError(f"clip range must have low <= high (no NaN), got {clip}")
     return (low, high)
 
 
@@ -221,7 +228,7 @@ class TermPipeline:
         >>> pipeline.nonfinite_count, pipeline.clamped_count, pipeline.steps
         (1, 1, 3)
         >>> TermPipeline("bonus", coef=2.0).process([1.0, 1e9, float("inf")])
-        array([2.e+00, 2.e+06, 0.e+00])
+        array([2.e+00, 1.e+06, 0.e+00])
     """
 
     def __init__(
@@ -243,8 +250,13 @@ class TermPipeline:
         self.name = name
         self.base_coef = float(coef)
         self.schedule = CoefSchedule(coef, coef_decay, owner=label)
+        if not isinstance(normalize, (bool, np.bool_)):  # "no" would otherwise mean True
+            raise ValueError(f"{label}: normalize must be true or false, got {normalize!r}")
         self.normalize = bool(normalize)
-        self.clip = parse_clip(clip)
+        try:
+            self.clip = parse_clip(clip)
+        except ValueError as error:
+            raise ValueError(f"{label}: {error}") from error
         self.bound = float(bound)
         self.normalizer = RunningMeanStd()
         self.frozen = False
@@ -271,6 +283,8 @@ class TermPipeline:
         Returns:
             A float for a scalar ``raw``, else a float64 array of the same length.
         """
+        if type(raw) in (float, int) or isinstance(raw, np.floating):
+            return self._process_number(float(raw))
         scalar = np.ndim(raw) == 0
         values = np.array([_to_float(raw)]) if scalar else _as_floats(raw)
         coef = self.coef
@@ -303,9 +317,66 @@ class TermPipeline:
         if self.clip is not None:
             np.clip(values, self.clip[0], self.clip[1], out=values)
         contributions = coef * values
+        # The same guard once more where the term is weighted: a large coefficient (or a
+        # normalised value) must not push a contribution past the bound or to ±inf.
+        weighted = ~(np.abs(contributions) <= self.bound)
+        if weighted.any():
+            self.clamped_count += int((weighted & ~huge).sum())
+            self._warn_once(
+                "weighted",
+                f"shaper {self.name!r}: coef {coef:g} times its term goes beyond "
+                f"±{self.bound:g}; clamped to the bound (counted in info['reward_terms_clamped'])",
+            )
+            np.clip(contributions, -self.bound, self.bound, out=contributions)
         if not self.frozen:
             self.steps += 1
         return float(contributions[0]) if scalar else contributions
+
+    def _process_number(self, value: float) -> float:
+        """:meth:`process` for one plain number, in Python floats (the per-env hot path).
+
+        The same rules in the same order as the array path, so both give the same numbers
+        (``tests/rewards/test_terms_property.py`` checks it); only the per-step cost differs.
+        """
+        schedule = self.schedule
+        coef = schedule.coef if schedule.kind == "constant" else schedule(self.steps)
+        huge = False
+        if not math.isfinite(value):
+            self.nonfinite_count += 1
+            self._warn_once(
+                "nonfinite",
+                f"shaper {self.name!r} produced a non-finite term ({value!r}); "
+                "replaced by 0 (counted in info['reward_terms_nonfinite'])",
+            )
+            value = 0.0
+        elif abs(value) > self.bound:
+            huge = True
+            self.clamped_count += 1
+            self._warn_once(
+                "clamped",
+                f"shaper {self.name!r} produced a term beyond ±{self.bound:g} "
+                f"({value!r}); clamped to the bound (counted in info['reward_terms_clamped'])",
+            )
+            value = math.copysign(self.bound, value)
+        if self.normalize:
+            if not self.frozen:
+                self.normalizer.update(np.array([value]))
+            value = value / self.normalizer.std
+        if self.clip is not None:
+            value = min(max(value, self.clip[0]), self.clip[1])
+        contribution = coef * value
+        if not abs(contribution) <= self.bound:
+            if not huge:
+                self.clamped_count += 1
+            self._warn_once(
+                "weighted",
+                f"shaper {self.name!r}: coef {coef:g} times its term goes beyond "
+                f"±{self.bound:g}; clamped to the bound (counted in info['reward_terms_clamped'])",
+            )
+            contribution = min(max(contribution, -self.bound), self.bound)
+        if not self.frozen:
+            self.steps += 1
+        return contribution
 
     def _warn_once(self, kind: str, message: str) -> None:
         if kind in self._warned:
@@ -319,9 +390,16 @@ class TermPipeline:
 
         ``info["reward_terms"]`` must already hold the ``extrinsic`` entry.
         """
-        info["reward_terms"][self.name] = float(contribution)
-        info.setdefault("reward_terms_nonfinite", {})[self.name] = self.nonfinite_count
-        info.setdefault("reward_terms_clamped", {})[self.name] = self.clamped_count
+        name = self.name
+        info["reward_terms"][name] = float(contribution)
+        nonfinite = info.get("reward_terms_nonfinite")
+        if nonfinite is None:
+            nonfinite = info["reward_terms_nonfinite"] = {}
+        nonfinite[name] = self.nonfinite_count
+        clamped = info.get("reward_terms_clamped")
+        if clamped is None:
+            clamped = info["reward_terms_clamped"] = {}
+        clamped[name] = self.clamped_count
 
     @contextmanager
     def timed(self, steps: int = 1) -> Iterator[None]:

@@ -49,3 +49,26 @@ def test_readme_quickstart_runs_and_round_trips():
     rebuilt = gym.make(EnvSpec.from_json(env.spec.to_json()))
     assert str(rebuilt) == str(gym.make(env.spec))
     assert set(namespace["info"]["reward_terms"]) == {"extrinsic", "potential"}
+
+
+def test_readme_world_quickstart_runs():
+    import re
+
+    code = re.search(r"## More worlds\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
+    namespace: dict = {}
+    exec(compile(code, "README worlds", "exec"), namespace)
+    assert namespace["info"]["is_success"] is False
+    assert set(namespace["info"]["reward_terms"]) == {"extrinsic", "invalid_penalty"}
+
+
+def test_readme_main_job_is_a_real_compare_command():
+    import re
+    import shlex
+
+    from densegym.cli import build_parser
+
+    block = re.search(r"## Run the main job.*?```bash\n(.*?)```", README.read_text(), re.S)
+    argv = shlex.split(block.group(1).strip())
+    assert argv[:2] == ["densegym", "compare"]
+    args = build_parser().parse_args(argv[1:])
+    assert "none" in args.shaping.split(",")

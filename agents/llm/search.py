@@ -439,12 +439,15 @@ class MCTSAgent(SearchAgent):
 SEARCH_AGENTS: Registry[type[SearchAgent]] = Registry("search agent")
 for _cls in (GreedyAgent, MajorityAgent, BestOfNAgent, BeamAgent, MCTSAgent, QSelectAgent):
     SEARCH_AGENTS.register(_cls.name, _cls)
+# A* over tool calls (tool envs; imported on first use).
+SEARCH_AGENTS.register("astar", "densegym.agents.llm.astar:AStarAgent")
 
 
 def make_search_agent(name: str, **kwargs: Any) -> SearchAgent:
     """Build a search agent by name; ``kwargs`` go to its constructor.
 
-    Names: ``greedy``, ``majority``, ``best_of_n``, ``beam``, ``mcts``, ``q_select``.
+    Names: ``greedy``, ``majority``, ``best_of_n``, ``beam``, ``mcts``, ``q_select`` and
+    ``astar`` (:class:`~densegym.agents.llm.astar.AStarAgent`, for tool envs).
 
     Raises:
         ValueError: ``name`` is not registered (the message lists the registered names).
@@ -455,6 +458,6 @@ def make_search_agent(name: str, **kwargs: Any) -> SearchAgent:
         >>> make_search_agent("dfs")
         Traceback (most recent call last):
         ...
-        ValueError: unknown search agent 'dfs'; registered search agents: beam, best_of_n, ...
+        ValueError: unknown search agent 'dfs'; registered search agents: astar, beam, ...
     """
     return SEARCH_AGENTS.get(name)(**kwargs)

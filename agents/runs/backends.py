@@ -1,21 +1,28 @@
 """Run a grid of configs through one scheduler interface: :func:`run_all`.
 
 Backends are named in :data:`BACKENDS`: ``"local"`` trains on this machine, one run at a
-time in this process or ``workers`` spawned processes at a time; ``"ray"`` (Ray Tune
-trials) is reserved for the Ray issue. Every backend trains a run through its config's
-trainer (:func:`densegym.agents.runs.config.trainer_function`) and continues it from its
-newest checkpoint when an earlier attempt stopped, so the run directories are the same
-whichever backend ran them.
+time in this process or ``workers`` spawned processes at a time; ``"ray"`` hands the runs
+to Ray Tune, one trial per run (:mod:`densegym.agents.runs.ray_engine`, needs the ``ray``
+extra). Every backend trains a run with :func:`train_or_resume` (its config's trainer,
+continued from its newest checkpoint when an earlier attempt stopped), so the run
+directories are the same whichever backend ran them.
+
+A backend is ``backend(configs, workers, on_done, **options)``; it calls ``on_done`` with
+one row per run: the run's summary plus ``status`` (``"ok"`` or ``"failed"``) and
+``retries`` (attempts that died before the last one), and ``error`` for a failed run. A
+run that raises or whose process dies never stops the other runs.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
@@ -25,12 +32,58 @@ from densegym.registry import Registry
 
 Summary = dict[str, Any]
 OnDone = Callable[[Summary], None]
-#: ``backend(configs, workers, on_done)`` trains every config, calling ``on_done`` per run.
-Backend = Callable[[Sequence[RunConfig], int, OnDone], None]
+#: ``backend(configs, workers, on_done, **options)`` trains every config, calling
+#: ``on_done`` once per run.
+Backend = Callable[..., None]
 
 BACKENDS: Registry[Backend] = Registry("run backend")
 #: Seconds between two checks of a worker that its parent is still alive.
 PARENT_POLL_S = 0.5
+#: ``status`` of a run row: trained (or already finished), or given up on.
+OK, FAILED = "ok", "failed"
+#: Times a run whose process died is started again before it is reported failed.
+MAX_FAILURES = 2
+
+log = logging.getLogger(__name__)
+
+
+def ok_row(summary: Summary, retries: int = 0, config: RunConfig | None = None) -> Summary:
+    """A finished run's row: its summary, ``status="ok"`` and ``retries``.
+
+    With ``config``, a summary without ``run_dir`` gets the config's.
+
+    Example:
+        >>> ok_row({"seed": 1}, retries=1)
+        {'seed': 1, 'status': 'ok', 'retries': 1}
+    """
+    row = dict(summary)
+    if config is not None:
+        row.setdefault("run_dir", str(config.run_dir))
+    return {**row, "status": OK, "retries": int(retries)}
+
+
+def failed_row(config: RunConfig, error: BaseException | str, retries: int = 0) -> Summary:
+    """The row of a run that did not finish: who it was, ``status="failed"`` and why.
+
+    Example:
+        >>> row = failed_row(RunConfig("densegym/MountainCarSparse-v0", seed=2), "killed", 2)
+        >>> row["shaping"], row["seed"], row["status"], row["retries"], row["error"]
+        ('none', 2, 'failed', 2, 'killed')
+    """
+    if isinstance(error, BaseException):
+        first = (str(error).strip().splitlines() or [""])[0]
+        error = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return {
+        "env_id": config.env_id,
+        "trainer": config.trainer,
+        "algo": config.algo,
+        "shaping": config.label,
+        "seed": config.seed,
+        "run_dir": str(config.run_dir),
+        "status": FAILED,
+        "retries": int(retries),
+        "error": str(error),
+    }
 
 
 def train(
@@ -95,37 +148,63 @@ def die_with_parent(parent_pid: int, interval: float = PARENT_POLL_S) -> None:
     watcher.start()
 
 
-def run_local(configs: Sequence[RunConfig], workers: int, on_done: OnDone) -> None:
+def _attempt(config: RunConfig) -> Summary:
+    """:func:`train_or_resume` in this process; an exception becomes a failed row."""
+    try:
+        return ok_row(train_or_resume(config), config=config)
+    except Exception as error:  # one broken run never stops the others
+        log.exception("run %s failed", config.run_dir)
+        return failed_row(config, error)
+
+
+def run_local(
+    configs: Sequence[RunConfig], workers: int, on_done: OnDone, *, max_failures: int = MAX_FAILURES
+) -> None:
     """The ``local`` backend: in this process (``workers <= 1``) or a spawned process pool.
 
-    Pool workers end with this process (:func:`die_with_parent`).
+    A run that raises is reported failed and the others go on. Pool workers end with
+    this process (:func:`die_with_parent`). A worker that dies (killed, out of memory)
+    breaks the whole pool, and which run it was cannot be told apart: every run that
+    had not finished is charged one failure and handed to a fresh pool, up to
+    ``max_failures`` times; each continues from its last checkpoint. In this process
+    (``workers <= 1``) a dying run takes the sweep with it (nothing can retry it).
     """
     if workers <= 1:
         for config in configs:
-            on_done(train_or_resume(config))
+            on_done(_attempt(config))
         return
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=context,
-        initializer=die_with_parent,
-        initargs=(os.getpid(),),
-    ) as pool:
-        futures = [pool.submit(train_or_resume, config) for config in configs]
-        for future in as_completed(futures):
-            on_done(future.result())
-
-
-def run_ray(configs: Sequence[RunConfig], workers: int, on_done: OnDone) -> None:
-    """The ``ray`` backend (Ray Tune trials): not available yet."""
-    raise NotImplementedError(
-        "the 'ray' run backend (Ray Tune trials) comes with the Ray issue; "
-        "use backend='local' for now"
-    )
+    pending, failures = list(configs), 0
+    while pending:
+        died: list[RunConfig] = []
+        with ProcessPoolExecutor(
+            max_workers=min(workers, len(pending)),
+            mp_context=context,
+            initializer=die_with_parent,
+            initargs=(os.getpid(),),
+        ) as pool:
+            futures = {pool.submit(_attempt, config): config for config in pending}
+            for future in as_completed(futures):
+                try:
+                    row = future.result()
+                except BrokenProcessPool:
+                    died.append(futures[future])
+                    continue
+                on_done({**row, "retries": failures})
+        if died:
+            failures += 1
+            log.warning("a worker process died; %d unfinished runs start again", len(died))
+        if died and failures > max_failures:
+            reason = "worker process died (killed or out of memory)"
+            for config in died:
+                on_done(failed_row(config, reason, failures - 1))
+            return
+        pending = died
 
 
 BACKENDS.register("local", run_local)
-BACKENDS.register("ray", run_ray)
+# Ray is imported only when its backend is asked for.
+BACKENDS.register("ray", "densegym.agents.runs.ray_engine:run_ray")
 
 
 def run_all(
@@ -134,6 +213,7 @@ def run_all(
     *,
     workers: int | None = None,
     on_done: OnDone | None = None,
+    **options: Any,
 ) -> list[Summary]:
     """Train or resume every run through one backend.
 
@@ -141,23 +221,22 @@ def run_all(
         configs: the runs.
         backend: a name in :data:`BACKENDS` (``"local"``, ``"ray"``).
         workers: runs at a time (default: one per core, at most the runs).
-        on_done: receives each run's summary as it finishes (in completion order).
+        on_done: receives each run's row as it finishes (in completion order).
+        options: the backend's own options, e.g. ``max_failures`` (both), ``address``,
+            ``cpus_per_trial``, ``storage`` (``ray``, see
+            :func:`densegym.agents.runs.ray_engine.run_ray`).
 
     Returns:
-        The summaries, in completion order.
+        One row per run (summary, ``status``, ``retries``), in completion order.
 
     Example:
-        >>> run_all([], "local")
-        []
-        >>> run_all([], "ray")
-        Traceback (most recent call last):
-        ...
-        NotImplementedError: the 'ray' run backend (Ray Tune trials) comes with the Ray issue; use backend='local' for now
+        >>> run_all([], "local"), run_all([], "ray")  # nothing to run: Ray is not started
+        ([], [])
         >>> run_all([], "slurm")
         Traceback (most recent call last):
         ...
         ValueError: unknown run backend 'slurm'; registered run backends: local, ray
-    """  # noqa: E501
+    """
     if not isinstance(backend, str):
         raise TypeError(
             f"run_all(configs, backend, *, workers, on_done): backend is a name such as "
@@ -167,11 +246,13 @@ def run_all(
     if workers is None:
         workers = min(len(configs), os.cpu_count() or 1)
     summaries: list[Summary] = []
+    if not configs:
+        return summaries
 
     def done(summary: Summary) -> None:
         summaries.append(summary)
         if on_done is not None:
             on_done(summary)
 
-    run(list(configs), max(1, workers), done)
+    run(list(configs), max(1, workers), done, **options)
     return summaries

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -233,6 +234,11 @@ def train(
         model = load_checkpoint(checkpoint, ALGORITHMS[config.algo], venv, device=config.device)
     else:
         model = build_model(config, venv)
+    if checkpoint is not None and model.num_timesteps >= config.steps:
+        finished = _finished_summary(run_dir, model.num_timesteps)
+        if finished is not None:  # nothing left to train: keep the run's own summary
+            venv.close()
+            return finished
     config.save(run_dir / CONFIG_FILE)
     model.set_logger(run_logger(run_dir, model.num_timesteps if checkpoint is not None else None))
     metrics = MetricsCallback(
@@ -272,6 +278,23 @@ def train(
         "env_steps_per_s": (model.num_timesteps - start_steps) / wall if wall > 0 else 0.0,
         "run_dir": str(run_dir),
     }
-    (run_dir / SUMMARY_FILE).write_text(json.dumps(summary, indent=2))
+    partial = run_dir / f".{SUMMARY_FILE}.{os.getpid()}.tmp"
+    partial.write_text(json.dumps(summary, indent=2))
+    os.replace(partial, run_dir / SUMMARY_FILE)  # atomic: a reader sees old or new, whole
     venv.close()
     return summary
+
+
+def _finished_summary(run_dir: Path, timesteps: int) -> dict[str, Any] | None:
+    """The run's ``summary.json`` when it describes ``timesteps`` steps, else ``None``.
+
+    A resumed run with no steps left returns it unchanged (rewriting it would report the
+    episodes of an empty segment: 0 episodes and a NaN success rate).
+    """
+    try:
+        summary = json.loads((run_dir / SUMMARY_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if isinstance(summary, dict) and summary.get("timesteps") == timesteps:
+        return summary
+    return None

@@ -1,7 +1,9 @@
-"""Turn a text reasoning env into a choice among K proposed steps (``Discrete(K)``).
+"""Turn a text env into a choice among K proposed steps (``Discrete(K)``).
 
 At every step a *proposer* — the task's noisy oracle or an LLM sampler, any
-:mod:`densegym.envs.reasoning.provers` spec — writes candidate next steps; the wrapper shows
+:mod:`densegym.envs.reasoning.provers` spec, or for envs that ground their own
+candidates (tool envs: ``env.unwrapped.candidate_actions(k, include_oracle)``) the
+``"grounded"`` source — writes candidate next steps; the wrapper shows
 them in the observation, numbered, and the agent's action is the number of the one to
 take. SB3's discrete-action algorithms (PPO, DQN) can then train on language tasks,
 with an encoder from :mod:`densegym.envs.adapters.encode` turning the text into vectors.
@@ -24,6 +26,8 @@ __all__ = ["RANKS", "CandidateActions", "SharedModel"]
 
 #: How candidates are ordered: most proposed first, or in random order.
 RANKS = ("votes", "shuffle")
+#: The proposer spec of envs that ground their own candidates (tool envs).
+GROUNDED = "grounded"
 
 _HEADER = "Candidate next steps (choose one by its number):"
 
@@ -78,7 +82,8 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     order — it must judge the steps themselves), then repeated cyclically to fill the
     ``k`` slots. ``include_oracle=True`` makes sure the task's correct next step is one
     of them (replacing the last sample when no sample was right), so every task stays
-    solvable.
+    solvable. With the ``"grounded"`` source the env itself proposes up to ``samples``
+    distinct calls (one vote each) and handles ``include_oracle``.
 
     ## Observation Space
     Text: the inner env's observation, then the numbered candidates. The parts are on
@@ -92,11 +97,13 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
     Those of the inner env.
 
     Args:
-        env: a reasoning env (``env.unwrapped`` a :class:`ReasoningEnv`).
+        env: a reasoning env (``env.unwrapped`` a :class:`ReasoningEnv`), or an env whose
+            base offers ``candidate_actions(k, include_oracle=...)`` (tool envs).
         k: number of choices.
         proposer: a prover spec (``"oracle-0.7"``, ``"oracle"``, ``"llm:smollm2"``) or a
-            :class:`~densegym.envs.reasoning.provers.Prover`. LLM models are shared by all envs
-            of the process.
+            :class:`~densegym.envs.reasoning.provers.Prover`; ``"grounded"`` for envs that
+            propose their own candidates. ``None``: ``"oracle-0.7"`` on reasoning envs,
+            ``"grounded"`` on the others. LLM models are shared by all envs of the process.
         samples: steps drawn from the proposer per decision (default ``k``).
         rank: ``"votes"`` or ``"shuffle"`` (see above).
         include_oracle: always offer the correct next step.
@@ -121,7 +128,7 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         self,
         env: gym.Env,
         k: int = 4,
-        proposer: str | Prover = "oracle-0.7",
+        proposer: str | Prover | None = None,
         samples: int | None = None,
         rank: str = "votes",
         include_oracle: bool = False,
@@ -137,9 +144,19 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
             proposer_kwargs=proposer_kwargs,
         )
         super().__init__(env)
-        if not isinstance(env.unwrapped, ReasoningEnv):
+        base = env.unwrapped
+        reasoning = isinstance(base, ReasoningEnv)
+        if not reasoning and not callable(getattr(base, "candidate_actions", None)):
             raise TypeError(
-                f"CandidateActions wraps reasoning envs, got {type(env.unwrapped).__name__}"
+                "CandidateActions wraps reasoning envs or envs with candidate_actions(), "
+                f"got {type(base).__name__}"
+            )
+        if proposer is None:
+            proposer = "oracle-0.7" if reasoning else GROUNDED
+        if (proposer == GROUNDED) == reasoning:
+            raise ValueError(
+                f"proposer {proposer!r} does not fit {type(base).__name__}: use "
+                + ("a prover spec" if reasoning else f"{GROUNDED!r}")
             )
         if int(k) < 1:
             raise ValueError(f"k must be positive, got {k!r}")
@@ -151,9 +168,11 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
             raise ValueError(f"samples must be positive, got {samples!r}")
         self.rank = rank
         self.include_oracle = bool(include_oracle)
-        self.proposer = _proposer(proposer, dict(proposer_kwargs or {}))
-        base = env.unwrapped
-        self.max_step_chars = int(base.max_step_chars)
+        self.grounded = proposer == GROUNDED
+        self.proposer = None if self.grounded else _proposer(proposer, dict(proposer_kwargs or {}))
+        self.max_step_chars = int(
+            getattr(base, "max_step_chars", getattr(base, "max_call_chars", 0))
+        )
         self.action_space = gym.spaces.Discrete(self.k)
         extra = len(_HEADER) + self.k * (self.max_step_chars + 16) + 2
         self.observation_space = PermissiveText(max_length=base.max_observation_chars + extra)
@@ -168,9 +187,17 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return lines[0][: self.max_step_chars] if lines else ""
 
     def _propose(self) -> None:
-        drawn = self.proposer.act_batch([self.context] * self.samples, [self.env] * self.samples)
-        steps = [self._clean(step) for step in drawn]
-        if self.include_oracle:
+        if self.grounded:
+            drawn = self.env.unwrapped.candidate_actions(
+                self.samples, include_oracle=self.include_oracle
+            )
+            steps = [self._clean(step) for step in drawn] or [""]
+        else:
+            drawn = self.proposer.act_batch(
+                [self.context] * self.samples, [self.env] * self.samples
+            )
+            steps = [self._clean(step) for step in drawn]
+        if self.include_oracle and not self.grounded:
             oracle = self._clean(self.env.unwrapped.oracle_step())
             if oracle not in steps:
                 steps[-1] = oracle
@@ -207,7 +234,8 @@ class CandidateActions(gym.Wrapper, gym.utils.RecordConstructorArgs):
         obs, info = self.env.reset(seed=seed, options=options)
         if seed is not None:
             self._rng = np.random.default_rng(seed)
-            self.proposer.reseed(int(self._rng.integers(2**31)))
+            if self.proposer is not None:
+                self.proposer.reseed(int(self._rng.integers(2**31)))
         self.context = str(obs)
         self._propose()
         return self.render_observation(), self._annotate(info)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import warnings
 from collections import deque
 from typing import Any
@@ -13,6 +14,8 @@ from gymnasium import spaces
 from gymnasium.error import DependencyNotInstalled
 
 from densegym.spaces import CategoricalBox
+
+logger = logging.getLogger(__name__)
 
 INSTALL_HINT = 'pip install -e ".[minihack]"  (nle>=1.3, minihack==1.0.2, minigrid, setuptools<81)'
 NUM_BLSTATS = 27
@@ -189,9 +192,13 @@ class MiniHackNavigation(gym.Env):
                 "is_success": "bool, True on reaching the goal",
                 "message": "the game's message line",
                 "caption": "one line: agent position and notable things nearby",
+                "invalid_action": "bool: the action was not an action index; the game did "
+                "not advance",
+                "n_invalid_actions": "int: invalid actions so far",
             },
         }
         self._raw: dict[str, np.ndarray] = {}
+        self._n_invalid = 0
         half = crop_size // 2
         self._padded_glyphs = np.full(
             (ROWS + 2 * half, COLS + 2 * half), nethack.MAX_GLYPH, np.int16
@@ -221,14 +228,37 @@ class MiniHackNavigation(gym.Env):
             super(MiniGridHack, self._game).seed(core, disp, reseed=False)
         raw, _ = self._game.reset()
         self._raw = raw
+        self._n_invalid = 0
         self._field = None
         self._field_glyphs = None
         self._crop()
         return self._observation(), self._info(success=False)
 
+    def action_index(self, action: Any) -> int | None:
+        """The action index ``action`` names, or ``None`` when it names none.
+
+        Only integers in ``[0, n)`` are actions (also as numpy integers or one-element
+        integer arrays): ``-1`` is not "the last action" and ``1.5`` or ``"1"`` are not 1.
+        """
+        if isinstance(action, np.ndarray) and action.size == 1:
+            action = action.reshape(()).item() if action.dtype.kind in "iu" else None
+        if isinstance(action, (bool, np.bool_)) or not isinstance(action, (int, np.integer)):
+            return None
+        return int(action) if 0 <= action < self.action_space.n else None
+
     def step(self, action: int):
-        """Take one game action."""
-        raw, reward, terminated, _, game_info = self._game.step(int(action))
+        """Take one game action; an invalid one is flagged and counted, and the game waits."""
+        index = self.action_index(action)
+        if index is None:
+            self._n_invalid += 1
+            logger.warning(
+                "MiniHack: invalid action %r ignored (not in 0..%d)",
+                action,
+                self.action_space.n - 1,
+            )
+            info = self._info(success=False, invalid=True)
+            return self._observation(), 0.0, False, False, info
+        raw, reward, terminated, _, game_info = self._game.step(index)
         self._raw = raw
         self._crop()
         success = game_info.get("end_status") == self._game.StepStatus.TASK_SUCCESSFUL
@@ -354,8 +384,14 @@ class MiniHackNavigation(gym.Env):
             obs["map"] = self._raw["glyphs"].astype(np.float32)
         return obs
 
-    def _info(self, success: bool) -> dict[str, Any]:
-        return {"is_success": bool(success), "message": self.message(), "caption": self.caption()}
+    def _info(self, success: bool, invalid: bool = False) -> dict[str, Any]:
+        return {
+            "is_success": bool(success),
+            "message": self.message(),
+            "caption": self.caption(),
+            "invalid_action": invalid,
+            "n_invalid_actions": self._n_invalid,
+        }
 
 
 def _distance_field(passable: np.ndarray, goals: np.ndarray) -> np.ndarray:

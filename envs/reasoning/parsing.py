@@ -22,6 +22,7 @@ from densegym.envs.reasoning.expr import Bin, Expr, Num, evaluate, format_number
 
 __all__ = [
     "Equation",
+    "expression_problem",
     "normalize",
     "parse_answer",
     "parse_equations",
@@ -33,13 +34,20 @@ __all__ = [
 
 # An unsigned number: thousands groups (1,234,567) or plain digits, optional decimals.
 _UNSIGNED = r"(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|\.\d+"
+# Scientific notation after a number ("1e3", "2.5E-4"); a bigger exponent is unreadable.
+_EXPONENT = r"(?P<exp>[eE][-+]?\d+)?(?![\w.])"
+_MAX_EXPONENT = 308
 _NUMBER_RE = re.compile(
-    rf"(?P<sign>-)?\s*\$?\s*(?P<whole>{_UNSIGNED})"
+    rf"(?P<sign>-)?\s*\$?\s*(?P<whole>{_UNSIGNED})(?:{_EXPONENT})?"
     r"(?:\s+(?P<mnum>\d+)\s*/\s*(?P<mden>\d+)(?![\d.])|\s*/\s*(?P<den>\d+)(?![\d.]))?"
 )
 # The number right after an '=': attached fractions only ("= 13/4"), so that in
 # "3 * 4 = 12 / 2 = 6" the first result stays 12.
-_RESULT_RE = re.compile(rf"\s*(?P<sign>-)?\s*\$?\s*(?P<whole>{_UNSIGNED})(?:/(?P<den>\d+))?")
+_RESULT_RE = re.compile(
+    rf"\s*(?P<sign>-)?\s*\$?\s*(?P<whole>{_UNSIGNED})(?:{_EXPONENT})?(?:/(?P<den>\d+))?"
+)
+# A hexadecimal literal ("0x10"): not a number a step may state (it is not read as 0 or 16).
+_HEX_RE = re.compile(r"(?<![\w.])0[xX][0-9a-fA-F]+\b")
 _ANSWER_RE = re.compile(
     r"####|\\boxed\s*\{|\banswer\s*(?:\*\*|__)?\s*(?:is\b|:|=)", flags=re.IGNORECASE
 )
@@ -119,13 +127,23 @@ def normalize(text: str) -> str:
     return text
 
 
-def _number_from_match(match: re.Match[str]) -> Fraction:
+def _number_from_match(match: re.Match[str]) -> Fraction | None:
+    """The number a match states; ``None`` for a zero denominator or a huge exponent."""
     whole = match["whole"].replace(",", "")
     value = Fraction(int(whole)) if whole.isdigit() else Fraction(whole)
     groups = match.groupdict()
-    if groups.get("mnum") and value.denominator == 1 and int(groups["mden"]) != 0:
+    if groups.get("exp"):
+        exponent = int(groups["exp"][1:])
+        if abs(exponent) > _MAX_EXPONENT:
+            return None
+        value *= Fraction(10) ** exponent
+    if groups.get("mnum"):
+        if int(groups["mden"]) == 0 or value.denominator != 1:
+            return None
         value += Fraction(int(groups["mnum"]), int(groups["mden"]))
-    elif groups.get("den") and int(groups["den"]) != 0:
+    elif groups.get("den"):
+        if int(groups["den"]) == 0:  # "7/0" states no number (it is not 7)
+            return None
         value /= int(groups["den"])
     return -value if match["sign"] else value
 
@@ -133,16 +151,26 @@ def _number_from_match(match: re.Match[str]) -> Fraction:
 def parse_number(text: str) -> Fraction | None:
     """Return the first number in ``text``, or ``None``.
 
-    Understands signs, ``$``, thousands separators, decimals, fractions (``3/4``)
-    and mixed numbers (``1 1/2``); trailing units and periods are ignored.
+    Understands signs, ``$``, thousands separators, decimals, scientific notation
+    (``1e3``), fractions (``3/4``) and mixed numbers (``1 1/2``); trailing units and
+    periods are ignored. A zero denominator (``7/0``), an exponent beyond 308 or a
+    hexadecimal literal (``0x10``) states no number.
 
     Example:
         >>> [parse_number(t) for t in ["-12 apples.", "$1,234.50", "3/4", "1 1/2 cups", "none"]]
         [Fraction(-12, 1), Fraction(2469, 2), Fraction(3, 4), Fraction(3, 2), None]
+        >>> [parse_number(t) for t in ["1e3", "2.5E-1", "7/0", "0x10"]]
+        [Fraction(1000, 1), Fraction(1, 4), None, None]
     """
     if not isinstance(text, str):
         return None
-    match = _NUMBER_RE.search(normalize(text).replace("{", " ").replace("}", " "))
+    if "0x" in text or "0X" in text:
+        text = _HEX_RE.sub(" \0 ", text)  # a marker no number pattern matches
+    text = normalize(text).replace("{", " ").replace("}", " ")
+    match = _NUMBER_RE.search(text)
+    hex_at = text.find("\0")
+    if hex_at != -1 and (match is None or hex_at < match.start()):
+        return None
     return None if match is None else _number_from_match(match)
 
 
@@ -173,17 +201,89 @@ def parse_answer(text: str) -> tuple[bool, Fraction | None]:
     return True, parse_number(rest)
 
 
+#: Deepest nesting (parentheses plus prefix signs) an expression may have; deeper is invalid.
+MAX_DEPTH = 32
+#: Most tokens one expression may have (bounds the tree, so evaluating it cannot recurse deeply).
+MAX_TOKENS = 256
+
+
+def _nesting(tokens: list[tuple[str, str]]) -> int:
+    """The deepest nesting of parentheses and prefix signs in a token list (no recursion)."""
+    depth = deepest = signs = 0
+    previous = None
+    for kind, text in tokens:
+        if kind == "op" and text in "+-" and (previous is None or previous[1] in "(+-*/"):
+            signs += 1  # a prefix sign: one more level of the parser's recursion
+        elif text == "(":
+            depth += 1
+        elif text == ")":
+            depth -= 1
+            signs = 0
+        elif kind == "num":
+            signs = 0
+        deepest = max(deepest, depth + signs)
+        previous = (kind, text)
+    return deepest
+
+
+def expression_problem(text: str) -> str:
+    """Why the arithmetic in ``text`` is too complex to read, or ``""`` when it is not.
+
+    The parser cannot recurse without bound: an expression nested deeper than
+    :data:`MAX_DEPTH` or longer than :data:`MAX_TOKENS` tokens is not read at all, and a
+    step holding one is flagged invalid with this reason.
+
+    Example:
+        >>> expression_problem("-(" * 197 + "1 = 1")
+        'expression nested too deeply (394 levels; at most 32)'
+        >>> expression_problem("(2 + 3) * 4 = 20")
+        ''
+    """
+    if not isinstance(text, str):
+        return ""
+    runs: list[list[tuple[str, str]]] = [[]]
+    for kind, token in _scan(normalize(text)):
+        if kind == "bad":  # prose between expressions
+            if runs[-1]:
+                runs.append([])
+        else:
+            runs[-1].append((kind, token))
+    deepest = max(_nesting(run) for run in runs)
+    if deepest > MAX_DEPTH:
+        return f"expression nested too deeply ({deepest} levels; at most {MAX_DEPTH})"
+    longest = max(len(run) for run in runs)
+    if longest > MAX_TOKENS:
+        return f"expression too long ({longest} tokens; at most {MAX_TOKENS})"
+    return ""
+
+
+def _scan(text: str) -> list[tuple[str, str]]:
+    """Every token of ``text``, unknown characters as ``("bad", char)``."""
+    out = []
+    for match in _TOKEN_RE.finditer(text.replace("$", " ")):
+        kind = "num" if match["num"] is not None else "op" if match["op"] is not None else "bad"
+        out.append((kind, match[kind]))
+    return out
+
+
 class _Parser:
-    """Recursive descent over number/operator tokens (exact, no eval)."""
+    """Recursive descent over number/operator tokens (exact, no eval), depth-limited.
+
+    The recursion goes one level deeper per parenthesis and per prefix sign; beyond
+    :data:`MAX_DEPTH` levels, or with more than :data:`MAX_TOKENS` tokens, the parse
+    fails (returns ``None``) instead of exhausting the interpreter's stack.
+    """
 
     def __init__(self, tokens: list[tuple[str, str]]):
         self.tokens = tokens
         self.pos = 0
 
     def parse(self) -> Expr | None:
+        if len(self.tokens) > MAX_TOKENS or _nesting(self.tokens) > MAX_DEPTH:
+            return None
         try:
             expr = self._sum()
-        except (IndexError, ValueError, ZeroDivisionError):
+        except (IndexError, ValueError, ZeroDivisionError, RecursionError):
             return None
         return expr if self.pos == len(self.tokens) else None
 
@@ -275,6 +375,9 @@ def _trailing_expression(segment: str) -> Expr | None:
         tokens = _tokenize(tail)
     if not tokens:
         return None
+    # No expression may be longer, so only the last MAX_TOKENS tokens can start one (this
+    # also keeps the search below quadratic in a bounded number).
+    tokens = tokens[-MAX_TOKENS:]
     for first in range(len(tokens)):
         if tokens[first][0] != "num" and tokens[first][1] not in "(-":
             continue
@@ -307,8 +410,8 @@ def parse_equations(text: str) -> list[Equation]:
             left_start = equals.end()
             continue
         expr = _trailing_expression(text[left_start : equals.start()])
-        if isinstance(expr, Bin):
-            stated = _number_from_match(result)
+        stated = _number_from_match(result)
+        if isinstance(expr, Bin) and stated is not None:
             equations.append(Equation(expr, stated, evaluate(expr)))
         left_start = result.start("sign") if result["sign"] else result.start("whole")
     return equations

@@ -18,7 +18,12 @@ from fractions import Fraction
 from typing import Any, Protocol
 
 from densegym.envs.reasoning.expr import format_number
-from densegym.envs.reasoning.parsing import Equation, parse_answer, parse_equations
+from densegym.envs.reasoning.parsing import (
+    Equation,
+    expression_problem,
+    parse_answer,
+    parse_equations,
+)
 
 #: Longest oracle continuation simulated before giving up (guards against loops).
 MAX_SIMULATED_STEPS = 64
@@ -57,10 +62,15 @@ def invalid(reason: str) -> StepReport:
 def read_step(line: str) -> StepReport:
     """Parse one step into equations and an optional final answer (no task knowledge).
 
-    Empty steps, a division by zero and an answer marker without a number are invalid.
+    Empty steps, arithmetic nested too deeply or too long to read (see
+    :func:`~densegym.envs.reasoning.parsing.expression_problem`), a division by zero and an
+    answer marker without a number are invalid.
     """
     if not line.strip():
         return invalid("empty step")
+    problem = expression_problem(line)
+    if problem:  # the parser refuses it; say so rather than read the step as prose
+        return invalid(problem)
     equations = tuple(parse_equations(line))
     if any(eq.value is None for eq in equations):
         return invalid("division by zero")

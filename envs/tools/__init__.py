@@ -17,12 +17,19 @@ longest oracle plan, 8 calls):
         max_episode_steps=32,
         world="tools",
     ),
+    EnvEntry(
+        name="ToolShop-Config",
+        base="densegym.envs.tools.config:ConfigEnv",
+        max_episode_steps=32,
+        world="tools",
+    ),
 
 Modules, one job each: ``world`` (the generated SQLite world, restore from bytes,
 diffs), ``tools`` (tool functions, schemas, costs, the policy), ``calls`` (reading a
 call from text), ``transport`` (in process or a local HTTP API), ``tasks`` (tasks,
 verifier, oracle re-planning), ``catalog`` (an index of a world for generators),
-``base`` (the env) and one module per family (``lookup``, ``orders``).
+``base`` (the env), one module per family (``lookup``, ``orders``, ``config``) and
+``candidates`` (grounded call candidates for SB3 and small LLMs).
 
 Example:
     >>> from densegym.envs.tools import OrdersEnv
@@ -37,7 +44,8 @@ Example:
 """
 
 from densegym.envs.tools.base import ToolEnv, ToolState
+from densegym.envs.tools.config import ConfigEnv
 from densegym.envs.tools.lookup import LookupEnv
 from densegym.envs.tools.orders import OrdersEnv
 
-__all__ = ["LookupEnv", "OrdersEnv", "ToolEnv", "ToolState"]
+__all__ = ["ConfigEnv", "LookupEnv", "OrdersEnv", "ToolEnv", "ToolState"]

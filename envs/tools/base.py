@@ -16,6 +16,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from densegym.envs.tools.calls import MAX_CALL_CHARS, parse_call
+from densegym.envs.tools.candidates import grounded_calls
 from densegym.envs.tools.catalog import Catalog, catalog_for_seed
 from densegym.envs.tools.tasks import (
     Evaluation,
@@ -117,7 +118,9 @@ class ToolEnv(gym.Env[str, str]):
 
     ## Rewards
     0 per step; 1 on the final call when the task is done, else 0. ``info["progress"]``,
-    ``info["score"]`` and ``info["oracle_remaining"]`` are there for shapers.
+    ``info["score"]`` and ``info["oracle_remaining"]`` are there for shapers;
+    ``shaping="potential"`` uses Φ = progress (``default_potential``), and
+    ``{"id": "potential", "potential": "oracle_distance"}`` Φ = −oracle distance.
 
     ## Termination
     Terminates on ``answer(...)`` or ``report_infeasible(...)``; truncates after
@@ -163,6 +166,9 @@ class ToolEnv(gym.Env[str, str]):
     family_id: ClassVar[str] = "ToolShop"
     #: Difficulty levels.
     levels: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    #: The potential ``shaping="potential"`` uses (``densegym.rewards.potential``):
+    #: Φ = :meth:`progress`; ``"oracle_distance"`` (Φ = −:meth:`oracle_distance`) also fits.
+    default_potential: ClassVar[str] = "tool_progress"
 
     def __init__(
         self,
@@ -307,10 +313,35 @@ class ToolEnv(gym.Env[str, str]):
             return steps[0].action()
         return self._require_task().plan[-1].action()
 
+    def candidate_actions(self, k: int = 8, include_oracle: bool = False) -> list[str]:
+        """Return at most ``k`` distinct grounded calls for the current state.
+
+        Built from the tools, the ids seen so far and the request's literals
+        (:func:`~densegym.envs.tools.candidates.grounded_calls`); the oracle's next call
+        is among them only with ``include_oracle=True``. The ``candidates`` view
+        (``gym.make(id, view={"id": "candidates", "k": 8})``) offers them to SB3.
+        """
+        self._require_task()
+        return grounded_calls(self, k, include_oracle=include_oracle)
+
     def oracle_remaining(self) -> int | None:
         """Count the calls the oracle needs from here (final call included); ``None`` if lost."""
         steps = self.remaining_plan()
         return None if steps is None else len(steps)
+
+    def progress(self) -> float:
+        """Return the share of the task's checks met, as ``info["progress"]`` reports it."""
+        return 1.0 if self._success else self.evaluation().progress
+
+    def oracle_distance(self) -> float:
+        """Return the oracle's calls still needed over the gold plan's length, in [0, 1].
+
+        1 when the task is lost (and at most 1 when re-planning adds calls).
+        """
+        remaining = self.oracle_remaining()
+        if remaining is None:
+            return 1.0
+        return min(1.0, remaining / max(len(self._require_task().plan), 1))
 
     def evaluation(self) -> Evaluation:
         """Return how the state measures against the task's checks."""

@@ -777,7 +777,9 @@ CORE_TOOLS: tuple[Tool, ...] = (
     ),
     Tool(
         "update_setting",
-        "Set one account setting of a user.",
+        "Set one account setting of a user. Settings and their values: "
+        + "; ".join(f"{k}: {'|'.join(v)}" for k, v in SETTING_VALUES.items())
+        + "; default_payment: one of the user's payment ids.",
         (_UID, _p("key", "the setting name"), _p("value", "the new value")),
         update_setting,
         cost=3.0,

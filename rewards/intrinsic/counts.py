@@ -17,6 +17,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from densegym.rewards.core import Transition
 from densegym.rewards.intrinsic.base import IntrinsicModule, default_state_key
 from densegym.rewards.intrinsic.batches import Batch, TransitionLog, batch_size, finite_rows, row
 from densegym.rewards.intrinsic.shaper import IntrinsicShaper
@@ -72,6 +73,9 @@ class CountModule(IntrinsicModule):
         self.mode = mode
         self.state_key = state_key
         self.counts: dict[Hashable, int] = {}
+        # The keys :meth:`observe` computed for the batch that :meth:`bonus` scores next
+        # (the same object, in the same step): keyed once per step, not twice.
+        self._observed: tuple[Batch, list[Hashable | None]] | None = None
 
     @property
     def episodic_mode(self) -> bool:
@@ -82,6 +86,48 @@ class CountModule(IntrinsicModule):
         """Return the state key of each row (``None`` where a value is not finite)."""
         ok = finite_rows(batch)
         return [self.state_key(row(batch, i)) if ok[i] else None for i in range(len(ok))]
+
+    def key_of(self, obs: Any) -> Hashable | None:
+        """One observation's key (``None`` where a value is not finite): a row of :meth:`keys`."""
+        leaves = obs.values() if isinstance(obs, dict) else (obs,)
+        for leaf in leaves:
+            leaf = leaf if isinstance(leaf, np.ndarray) else np.asarray(leaf)
+            if leaf.dtype.kind not in "fc":
+                continue
+            # Small leaves (MountainCar's two floats) check faster as Python floats.
+            if leaf.size <= 8 and leaf.dtype.kind == "f":
+                if not all(map(math.isfinite, leaf.ravel().tolist())):
+                    return None
+            elif not np.isfinite(leaf).all():
+                return None
+        return self.state_key(obs)
+
+    def observe_key(self, key: Hashable | None) -> None:
+        """Count one key globally (no-op in the episodic modes or for ``None``)."""
+        if key is not None and not self.episodic_mode:
+            self.counts[key] = self.counts.get(key, 0) + 1
+
+    def count_key(self, key: Hashable | None, table: dict[Hashable, int] | None) -> float:
+        """Count ``s′``'s key in its episode's ``table`` (episodic modes); return n(s′).
+
+        NaN for ``None`` (a non-finite observation). In global mode the count is the
+        table's, at least 1.
+        """
+        if key is None:
+            return math.nan
+        if self.episodic_mode:
+            assert table is not None
+            table[key] = table.get(key, 0) + 1
+            return float(table[key])
+        return float(max(self.counts.get(key, 0), 1))
+
+    def score(self, n: float) -> float:
+        """The bonus of a count: ``1/sqrt(n)``, or the first-visit gate (NaN stays NaN)."""
+        if math.isnan(n):
+            return math.nan
+        if self.mode == "first_visit":
+            return 1.0 if n == 1 else 0.0
+        return 1.0 / math.sqrt(n)
 
     def new_episodic(self, n: int) -> list[dict[Hashable, int]] | None:
         """One empty count table per environment (episodic modes)."""
@@ -97,15 +143,10 @@ class CountModule(IntrinsicModule):
     def count_next(self, episodic: Any, next_obs: Batch) -> np.ndarray:
         """Count each row's ``s′`` in its slot; return the counts (NaN where not finite)."""
         counts = np.full(batch_size(next_obs), math.nan)
-        for i, key in enumerate(self.keys(next_obs)):
-            if key is None:
-                continue
-            if self.episodic_mode:
-                table = episodic[i]
-                table[key] = table.get(key, 0) + 1
-                counts[i] = table[key]
-            else:
-                counts[i] = max(self.counts.get(key, 0), 1)
+        observed, self._observed = self._observed, None
+        keys = observed[1] if observed and observed[0] is next_obs else self.keys(next_obs)
+        for i, key in enumerate(keys):
+            counts[i] = self.count_key(key, episodic[i] if self.episodic_mode else None)
         return counts
 
     def bonus(self, obs: Batch, actions: np.ndarray, next_obs: Batch, episodic: Any) -> np.ndarray:
@@ -119,9 +160,10 @@ class CountModule(IntrinsicModule):
         """Count states globally (no-op in the episodic modes)."""
         if self.episodic_mode:
             return
-        for key in self.keys(next_obs):
-            if key is not None:
-                self.counts[key] = self.counts.get(key, 0) + 1
+        keys = self.keys(next_obs)
+        self._observed = (next_obs, keys)
+        for key in keys:
+            self.observe_key(key)
 
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
         """Count a batch's ``next_obs`` globally; return ``{"new_states": keys added}``."""
@@ -215,6 +257,21 @@ class CountBonus(IntrinsicShaper):
     def state_key(self, obs: Any) -> Hashable:
         """The hashable key this shaper counts for ``obs``."""
         return self.module.state_key(obs)
+
+    def reward_term(self, transition: Transition) -> float:
+        """The module's bonus for one transition, row by row (no batch of one to build).
+
+        The same :class:`CountModule` methods the batched form runs per row, so both give
+        the same numbers; transitions kept for a later :meth:`update` take the generic path.
+        """
+        if not self.frozen and not self.online:  # kept for a later update: generic path
+            return super().reward_term(transition)
+        module = self.module
+        key = module.key_of(transition.next_obs)
+        if self.learning:
+            module.observe_key(key)
+        table = self.episodic[0] if module.episodic_mode else None
+        return module.score(module.count_key(key, table))
 
     def update(self, batch: dict[str, Any]) -> dict[str, float]:
         """Count the ``next_obs`` states of a batch (global mode); ``{"new_states": n}``."""

@@ -1,7 +1,7 @@
 r"""The critic (Auto MC-Reward): reject reward code before it costs a training run.
 
 Code passes when it clears the AST allow-list, loads in the sandbox, and returns finite,
-non-constant numbers on transitions sampled from the env with random actions.
+bounded, non-constant numbers on transitions sampled from the env with random actions.
 
 Example:
     >>> transitions = sample_transitions("densegym/MountainCarSparse-v0", n=32)
@@ -19,6 +19,7 @@ import numpy as np
 
 from densegym.rewards.llm.policy import CodeRejected, check_code
 from densegym.rewards.llm.sandbox import Sandbox, SandboxError
+from densegym.rewards.terms import TERM_BOUND
 
 
 @dataclass
@@ -65,7 +66,9 @@ def critique(
     """Check ``code`` statically, then run it on ``transitions`` in the sandbox.
 
     Rejects: allow-list violations, code that fails to load, any error/timeout/crash or
-    non-number on a transition, non-finite values, and constant output.
+    non-number on a transition, non-finite values, values beyond ``±TERM_BOUND`` (the
+    term pipeline would clamp them, so training would see a different reward) and
+    constant output.
     """
     problems = check_code(code)
     if problems:
@@ -89,6 +92,14 @@ def critique(
         "min": float(values.min()),
         "max": float(values.max()),
     }
+    extreme = np.abs(values) > TERM_BOUND
+    if extreme.any():
+        return Verdict(
+            False,
+            f"extreme: {int(extreme.sum())}/{values.size} values beyond ±{TERM_BOUND:g} "
+            f"(e.g. {float(values[extreme][0]):g}); the term pipeline would clamp them",
+            stats,
+        )
     if values.size and stats["max"] - stats["min"] <= 1e-12 * max(1.0, abs(stats["mean"])):
         return Verdict(
             False, f"constant: it returns {stats['mean']:g} on every sampled transition", stats

@@ -28,6 +28,8 @@ ALLOWED_IMPORTS = {"math": {"math"}, "numpy": {"numpy", "np"}}
 ALLOWED_NUMPY_SUBMODULES = frozenset({"random", "linalg"})
 #: Longest accepted source, in characters.
 MAX_SOURCE_CHARS = 20_000
+#: Deepest syntax tree accepted; the allow-list's checker recurses once per level.
+MAX_AST_DEPTH = 100
 
 _ALLOWED_NODES: tuple[type[ast.AST], ...] = (
     ast.Module, ast.Expr, ast.Import, ast.ImportFrom, ast.alias, ast.FunctionDef,
@@ -166,6 +168,17 @@ class _Checker(ast.NodeVisitor):
             self.problem(node, f"numpy submodule {attr!r} is not allowed")
 
 
+def _depth(tree: ast.AST) -> int:
+    """The depth of a syntax tree, measured without recursion (the checker recurses)."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if depth <= MAX_AST_DEPTH:  # no need to walk further than the limit
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+    return deepest
+
+
 def check_code(source: str, function: str = "reward", n_args: int = 4) -> list[str]:
     r"""Return the reasons ``source`` is refused (an empty list means it passes).
 
@@ -189,6 +202,11 @@ def check_code(source: str, function: str = "reward", n_args: int = 4) -> list[s
         tree = ast.parse(source)
     except SyntaxError as error:
         return [f"line {error.lineno}: syntax error: {error.msg}"]
+    except (RecursionError, MemoryError):  # the C parser's own limits on nesting
+        return ["code is nested too deeply to parse"]
+    depth = _depth(tree)
+    if depth > MAX_AST_DEPTH:
+        return [f"code is nested too deeply ({depth} levels; at most {MAX_AST_DEPTH})"]
     checker = _Checker()
     checker.visit(tree)
     problems = checker.problems

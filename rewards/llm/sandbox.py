@@ -49,6 +49,8 @@ logger = logging.getLogger(__name__)
 WORKER_PATH = Path(__file__).with_name("worker.py")
 #: Seconds the worker may take to start and load the code.
 START_TIMEOUT = 20.0
+#: Name prefix of the workers' working directories (followed by the owner's pid).
+WORKDIR_PREFIX = "densegym-sandbox-"
 _CALL_KINDS = ("ok", "error", "timeout", "crash", "bad_value")
 
 
@@ -101,6 +103,32 @@ def encode_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, (list, tuple)):
         return [encode_value(v, depth + 1) for v in value]
     return repr(value)[:200]
+
+
+def remove_stale_workdirs() -> int:
+    """Remove the working directories of sandboxes whose trainer died without cleaning up.
+
+    Each directory is named after the pid of the process that made it; a directory whose
+    process is gone belongs to nobody (a SIGKILLed trainer) and is removed.
+
+    Returns:
+        How many directories were removed.
+    """
+    removed = 0
+    for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        owner = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
+        if not owner.isdigit() or int(owner) == os.getpid():
+            continue
+        try:
+            os.kill(int(owner), 0)
+            continue  # its process still runs
+        except ProcessLookupError:
+            pass
+        except (PermissionError, OverflowError):  # another user's live process, or junk
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
 
 
 @functools.cache
@@ -197,7 +225,8 @@ class Sandbox:
     def _start(self) -> None:
         import json
 
-        self._workdir = tempfile.mkdtemp(prefix="densegym-sandbox-")
+        remove_stale_workdirs()
+        self._workdir = tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-")
         env = {
             "PATH": os.defpath,
             "LANG": "C.UTF-8",
@@ -206,9 +235,11 @@ class Sandbox:
             "MKL_NUM_THREADS": "1",
         }
         command = [*self.prefix, sys.executable, "-I", "-B", str(WORKER_PATH)]
+        # The worker watches this pid and exits when its parent dies (a SIGKILLed trainer).
+        limits = {**self.limits, "parent_pid": os.getpid()}
         try:
             self._process = subprocess.Popen(
-                [*command, json.dumps(self.limits)],
+                [*command, json.dumps(limits)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -314,7 +345,15 @@ class Sandbox:
             code = self._process.poll() if self._process else None
             self._kill()
             return CallResult(None, "crash", f"sandbox worker died (exit code {code})")
-        return json.loads(outcome)
+        try:
+            reply = json.loads(outcome.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            reply = None
+        problem = _reply_problem(reply, message)
+        if problem:  # a worker that says something else is not trusted again
+            self._kill()
+            return CallResult(None, "crash", f"sandbox worker sent an invalid reply ({problem})")
+        return reply
 
     def call_batch(self, batch: Sequence[Sequence[Any]]) -> list[CallResult]:
         """Call the function once per argument tuple, in one round trip to the worker.
@@ -354,6 +393,33 @@ class Sandbox:
         if isinstance(reply, CallResult):
             raise SandboxError(reply.error)
         return reply
+
+
+def _reply_problem(reply: Any, request: dict[str, Any]) -> str:
+    """Why a decoded reply frame does not answer ``request`` (``""`` when it does).
+
+    The worker runs untrusted code, so nothing it sends is taken on trust: a reply is a
+    dict with a boolean ``ok``; a successful ``call`` holds one result object per item,
+    each with exactly one of ``v`` (a number), ``e`` or ``b`` (a string).
+    """
+    if not isinstance(reply, dict) or not isinstance(reply.get("ok"), bool):
+        return "not a reply object"
+    if not reply["ok"] or request.get("op") != "call":
+        return ""
+    results = reply.get("results")
+    if not isinstance(results, list) or len(results) != len(request["batch"]):
+        return "wrong number of results"
+    for item in results:
+        if not isinstance(item, dict) or len(item) != 1:
+            return "malformed result"
+        ((key, value),) = item.items()
+        if key == "v" and not (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            return "malformed result"
+        if key in ("e", "b") and not isinstance(value, str):
+            return "malformed result"
+        if key not in ("v", "e", "b"):
+            return "malformed result"
+    return ""
 
 
 def _result(item: dict[str, Any]) -> CallResult:

@@ -13,7 +13,8 @@ has ``"ok"``. Arrays travel as ``{"$nd": nested list, "dtype": name}``.
 
 Layers inside the worker, on top of the parent's AST allow-list and wall-clock kill:
 resource limits (address space, CPU time, no file writes, few file descriptors, no new
-processes), dropping root to ``nobody``, an audit hook that refuses every sensitive
+processes), dropping root to ``nobody`` (when it really is root), a watch that ends the
+worker when its parent dies, an audit hook that refuses every sensitive
 event (open, import, fork, exec, sockets, ...) once the code may run, a namespace with
 a small set of builtins, and an importer that hands out only ``math`` and ``numpy``.
 
@@ -41,9 +42,8 @@ MAX_MESSAGE_BYTES = 64 * 2**20
 #: Longest error text sent back, so a hostile message cannot flood the parent's logs.
 MAX_ERROR_CHARS = 300
 #: The only audit events allowed once untrusted code may run (loading it needs both).
+#: Documentation only: the hook (``_audit``) holds them as constants of its own code.
 ALLOWED_EVENTS = frozenset({"compile", "exec"})
-
-_armed = False
 
 
 # ----------------------------------------------------------------------------- framing
@@ -101,8 +101,13 @@ def decode_value(value: Any) -> Any:
 
 # --------------------------------------------------------------------- worker process
 def _audit(event: str, args: tuple) -> None:
-    if _armed and event not in ALLOWED_EVENTS:
-        raise PermissionError(f"sandbox: {event!r} is not allowed")
+    # Installed only once the code may run, and reads no state the code could change: the
+    # allowed events are constants of this function's code object (replacing a function's
+    # code is itself an audit event, refused here). A module-level flag or set would be
+    # one assignment away from disarming it.
+    if event == "compile" or event == "exec":
+        return
+    raise PermissionError(f"sandbox: {event!r} is not allowed")
 
 
 def _restricted_import(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002
@@ -137,6 +142,42 @@ def _error_text(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}"[:MAX_ERROR_CHARS]
 
 
+def _initial_user_namespace() -> bool:
+    """Whether this process lives in the initial user namespace (so uid 0 is the real root).
+
+    Under ``unshare -r`` a non-root user appears as uid 0 with only that one uid mapped; the
+    initial namespace maps every uid onto itself (``0 0 4294967295``).
+    """
+    try:
+        with open("/proc/self/uid_map", encoding="ascii") as handle:
+            return handle.read().split()[:3] == ["0", "0", "4294967295"]
+    except OSError:  # no /proc (not Linux): no user namespaces either
+        return True
+
+
+def drop_root() -> bool:
+    """Drop root to ``nobody`` when this process really can; return whether it did.
+
+    A uid 0 inside a user namespace (``unshare -r`` for a non-root user) is unprivileged
+    outside it: ``setgroups`` fails with EPERM and ``nobody`` is not mapped (EINVAL). Such a
+    worker keeps its namespace uid; only a failure of the real root is an error.
+
+    Raises:
+        OSError: the real root (initial user namespace) could not drop its privileges.
+    """
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    try:
+        os.setgroups([])
+        os.setgid(65534)
+        os.setuid(65534)
+    except OSError:
+        if _initial_user_namespace():
+            raise
+        return False
+    return True
+
+
 def apply_limits(limits: dict[str, Any]) -> None:
     """Apply the resource limits, then drop root (if we are root) to ``nobody``."""
     import resource
@@ -155,11 +196,9 @@ def apply_limits(limits: dict[str, Any]) -> None:
     limit(resource.RLIMIT_FSIZE, 0)
     limit(resource.RLIMIT_CORE, 0)
     limit(resource.RLIMIT_NOFILE, int(limits.get("nofile", 16)))
-    if hasattr(os, "geteuid") and os.geteuid() == 0 and limits.get("drop_root", True):
+    if limits.get("drop_root", True):
         # Root ignores RLIMIT_NPROC; ``nobody`` cannot write anywhere and owns no processes.
-        os.setgroups([])
-        os.setgid(65534)
-        os.setuid(65534)
+        drop_root()
     if hasattr(resource, "RLIMIT_NPROC"):
         limit(resource.RLIMIT_NPROC, 0)
 
@@ -205,9 +244,29 @@ class _Worker:
         return {"ok": False, "error": f"unknown op {op!r}"}
 
 
+def watch_parent(parent: int, interval: float = 0.25) -> None:
+    """Exit this process as soon as ``parent`` is no longer its parent (it died).
+
+    A daemon thread polls ``os.getppid()``: unlike ``PR_SET_PDEATHSIG`` it does not fire
+    when merely the *thread* that started the worker ends, and it survives the change of
+    user. It must start before the process limit (``RLIMIT_NPROC`` counts threads) and
+    before the audit hook (starting a thread is an audited event).
+    """
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(3)
+
+    if os.getppid() != parent:  # the parent is already gone
+        os._exit(3)
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def main(argv: list[str]) -> int:
     """Set up the limits and serve requests on stdin/stdout until the parent hangs up."""
-    global _armed
     limits = json.loads(argv[1]) if len(argv) > 1 else {}
     # The protocol gets private copies of the pipes; fds 0/1 and sys.stdout point at
     # /dev/null, so nothing the code prints can corrupt a message.
@@ -223,12 +282,13 @@ def main(argv: list[str]) -> int:
 
     numpy.seterr(all="ignore")
     warnings.simplefilter("ignore")
+    if limits.get("parent_pid"):
+        watch_parent(int(limits["parent_pid"]))
     apply_limits(limits)
     sys.setrecursionlimit(int(limits.get("recursion_limit", 400)))
     worker = _Worker()
     if limits.get("audit_hook", True):
         sys.addaudithook(_audit)
-        _armed = True
     while True:
         message = read_message(requests)
         if message is None:

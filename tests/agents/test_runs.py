@@ -235,8 +235,7 @@ def test_run_all_dispatches_through_the_trainer_registry(tmp_path, monkeypatch):
 
 def test_run_all_backends_fail_in_one_sentence():
     config = RunConfig(ENV, steps=8)
-    with pytest.raises(NotImplementedError, match="comes with the Ray issue"):
-        run_all([config], "ray")
+    assert run_all([], "ray") == []  # nothing to train: Ray is not even imported
     with pytest.raises(ValueError, match="unknown run backend 'x'; registered run backends"):
         run_all([config], "x")
     with pytest.raises(TypeError, match="backend is a name"):

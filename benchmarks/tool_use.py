@@ -1,0 +1,365 @@
+"""Benchmark: the tool-use world (issue 23) — env speed, then agents at a small budget.
+
+Section 1, env speed in one run (interleaved rounds, best round kept):
+
+* reset/s (a new task drawn and the world restored from its bytes) and the world restore
+  alone; inproc and HTTP steps/s (oracle episodes recorded once, their calls replayed;
+  only ``step`` is timed); clone/s (``env.clone()`` mid-episode) and snapshot/restore
+  (``get_state`` + ``set_state``);
+* the reference cost, written here: a tau-bench-style world kept as a JSON document of
+  the same rows (every table a list of row dicts), reset by ``json.loads`` of its text
+  and cloned by ``copy.deepcopy``. Ratios: densegym / reference.
+
+Section 2, agents on fixed tasks (task seeds ``1000 ..``) of Lookup, Orders and Config:
+random choice among 8 grounded candidates, a noisy oracle (the oracle's call with
+probability 0.7, else a random grounded candidate), A* (``search:astar``, progress
+heuristic, grounded candidates), and SB3 PPO on the grounded-candidates view trained
+with ``none`` vs ``potential`` (Φ = progress): success, score, calls per episode,
+invalid-call rate, wall time.
+
+Usage::
+
+    python benchmarks/tool_use.py                 # default budget (~5 min on 2 cores)
+    python benchmarks/tool_use.py --tasks 200 --ppo-steps 20000
+
+Writes ``benchmarks/results/tool_use.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import densegym  # noqa: F401  (registers the ids)
+from densegym.agents.make import make_agent
+from densegym.agents.protocol import bind_agent
+from densegym.envs.tools import OrdersEnv
+from densegym.envs.tools.world import TABLES, world_for_seed
+
+RESULTS = Path(__file__).resolve().parent / "results" / "tool_use.json"
+FAMILIES = ("Lookup", "Orders", "Config")
+K = 8
+
+
+# -- section 1: env speed -------------------------------------------------------------
+def _best_rate(fn, n: int, rounds: int) -> float:
+    """Operations per second of ``fn(i)`` over ``n`` calls, best of ``rounds`` rounds."""
+    best = 0.0
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for i in range(n):
+            fn(i)
+        best = max(best, n / (time.perf_counter() - start))
+    return best
+
+
+def _recorded_episodes(n: int) -> list[tuple[int, list[str]]]:
+    env = OrdersEnv()
+    episodes = []
+    for seed in range(n):
+        env.reset(seed=seed)
+        calls = []
+        while True:
+            call = env.oracle_step()
+            calls.append(call)
+            _, _, terminated, truncated, _ = env.step(call)
+            if terminated or truncated:
+                break
+        episodes.append((seed, calls))
+    return episodes
+
+
+def _step_rate(env: OrdersEnv, episodes: list[tuple[int, list[str]]], rounds: int) -> float:
+    best = 0.0
+    for _ in range(rounds):
+        spent, steps = 0.0, 0
+        for seed, calls in episodes:
+            env.reset(seed=seed)
+            start = time.perf_counter()
+            for call in calls:
+                env.step(call)
+            spent += time.perf_counter() - start
+            steps += len(calls)
+        best = max(best, steps / spent)
+    return best
+
+
+def env_speed(rounds: int = 3, n: int = 400) -> dict[str, Any]:
+    """Measure section 1 (see the module docs)."""
+    env = OrdersEnv()
+    env.reset(seed=0)
+    world = world_for_seed(0)
+    conn = world.connect()
+    reset_rate = _best_rate(lambda i: env.reset(seed=i), n, rounds)
+    restore_rate = _best_rate(lambda i: world.restore(conn), n * 5, rounds)
+    episodes = _recorded_episodes(60)
+    inproc = _step_rate(env, episodes, rounds)
+    http_env = OrdersEnv(transport="http")
+    try:
+        http = _step_rate(http_env, episodes[:30], rounds)
+    finally:
+        http_env.close()
+    env.reset(seed=1)
+    env.step(env.oracle_step())
+    clone_rate = _best_rate(lambda i: env.clone().close(), n, rounds)
+    snapshot_rate = _best_rate(lambda i: env.set_state(env.get_state()), n, rounds)
+    # The reference: the same rows as one JSON document (tau-bench keeps its world so).
+    document = {
+        table: [
+            dict(zip([c[1] for c in conn.execute(f"PRAGMA table_info({table})")], row, strict=True))
+            for row in conn.execute(f"SELECT * FROM {table}")  # noqa: S608
+        ]
+        for table in TABLES
+    }
+    text = json.dumps(document)
+    json_reset = _best_rate(lambda i: json.loads(text), n, rounds)
+    deepcopy_rate = _best_rate(lambda i: copy.deepcopy(document), n, rounds)
+    conn.close()
+    rows = sum(len(v) for v in document.values())
+    return {
+        "world_rows": rows,
+        "world_bytes": len(world.data),
+        "json_bytes": len(text),
+        "reset_per_s": reset_rate,
+        "reset_ms": 1000 / reset_rate,
+        "world_restore_per_s": restore_rate,
+        "world_restore_ms": 1000 / restore_rate,
+        "inproc_steps_per_s": inproc,
+        "http_steps_per_s": http,
+        "clone_per_s": clone_rate,
+        "clone_ms": 1000 / clone_rate,
+        "snapshot_restore_per_s": snapshot_rate,
+        "snapshot_restore_ms": 1000 / snapshot_rate,
+        "reference_json_reload_per_s": json_reset,
+        "reference_json_reload_ms": 1000 / json_reset,
+        "reference_deepcopy_per_s": deepcopy_rate,
+        "reference_deepcopy_ms": 1000 / deepcopy_rate,
+        "ratio_reset_vs_json_reload": reset_rate / json_reset,
+        "ratio_world_restore_vs_json_reload": restore_rate / json_reset,
+        "ratio_clone_vs_deepcopy": clone_rate / deepcopy_rate,
+        "ratio_snapshot_vs_deepcopy": snapshot_rate / deepcopy_rate,
+    }
+
+
+# -- section 2: agents ----------------------------------------------------------------
+class CandidateRandom:
+    """A uniform choice among the env's grounded candidates (text actions)."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = random.Random(seed)
+        self.env: Any = None
+
+    def bind(self, env: gym.Env) -> CandidateRandom:
+        """Act in ``env``."""
+        self.env = env
+        return self
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Return a random grounded candidate."""
+        return self.rng.choice(self.env.unwrapped.candidate_actions(K)), state
+
+
+class NoisyOracle(CandidateRandom):
+    """The oracle's call with probability ``q``, else a random grounded candidate."""
+
+    def __init__(self, q: float = 0.7, seed: int = 0):
+        super().__init__(seed)
+        self.q = q
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Return the oracle's call with probability ``q``, else a random candidate."""
+        if self.rng.random() < self.q:
+            return self.env.unwrapped.oracle_step(), state
+        return super().predict(obs, state)
+
+
+def run_agent(agent: Any, env: gym.Env, seeds: list[int], deterministic: bool = True) -> dict:
+    """Run ``agent`` once per seed; report success, score, calls, invalid rate, wall time."""
+    bind_agent(agent, env)
+    wins, scores, calls, invalid = [], [], [], 0
+    start = time.perf_counter()
+    for seed in seeds:
+        obs, info = env.reset(seed=seed)
+        state, first = None, np.ones((1,), dtype=bool)
+        while True:
+            action, state = agent.predict(
+                obs, state=state, episode_start=first, deterministic=deterministic
+            )
+            first = np.zeros((1,), dtype=bool)
+            if isinstance(action, np.ndarray):
+                action = action.item() if action.size == 1 else action
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        wins.append(bool(info["is_success"]))
+        scores.append(float(info["score"]))
+        calls.append(int(info["n_calls"]))
+        invalid += int(info["n_invalid"])
+    seconds = time.perf_counter() - start
+    usage = getattr(agent, "usage", None)
+    return {
+        "success": float(np.mean(wins)),
+        "score": float(np.mean(scores)),
+        "calls_per_episode": float(np.mean(calls)),
+        "invalid_rate": invalid / max(sum(calls), 1),
+        "wall_s": seconds,
+        "tokens": int(usage.tokens) if usage is not None else 0,
+    }
+
+
+def _view(dim: int) -> dict[str, Any]:
+    return {"id": "candidates", "k": K, "encoder": {"id": "ngram", "dim": dim}}
+
+
+def train_ppo(family: str, shaping: str, steps: int, logdir: str, dim: int) -> tuple[Any, float]:
+    """Train PPO on the grounded-candidates view; return the model and the train seconds."""
+    from densegym.agents.sb3.training import ALGORITHMS, RunConfig, train
+
+    env_kwargs: dict[str, Any] = {"view": _view(dim)}
+    if shaping != "none":
+        env_kwargs["shaping"] = shaping
+    config = RunConfig(
+        f"densegym/ToolShop-{family}-v0",
+        algo="ppo",
+        steps=steps,
+        n_envs=4,
+        seed=0,
+        logdir=logdir,
+        env_kwargs=env_kwargs,
+        hyperparams={"n_steps": 128, "batch_size": 128, "n_epochs": 4, "learning_rate": 1e-3},
+        log_every=max(steps // 4, 512),
+    )
+    start = time.perf_counter()
+    summary = train(config, progress=False)
+    seconds = time.perf_counter() - start
+    model = ALGORITHMS["ppo"].load(f"{summary['run_dir']}/final_model.zip", device="cpu")
+    return model, seconds
+
+
+def agents(
+    tasks: int, astar_tasks: int, ppo_steps: int, dim: int, families: tuple[str, ...]
+) -> dict[str, Any]:
+    """Measure section 2 (see the module docs)."""
+    seeds = list(range(1000, 1000 + tasks))
+    out: dict[str, Any] = {}
+    logdir = tempfile.mkdtemp(prefix="tool_use_bench_")
+    for family in families:
+        env_id = f"densegym/ToolShop-{family}-v0"
+        rows: dict[str, Any] = {}
+        text_env = gym.make(env_id)
+        rows["random (grounded candidates)"] = run_agent(CandidateRandom(0), text_env, seeds)
+        rows["noisy oracle (q=0.7)"] = run_agent(NoisyOracle(0.7, 0), text_env, seeds)
+        astar = make_agent("search:astar")
+        rows["A* (progress h, grounded)"] = run_agent(astar, text_env, seeds[:astar_tasks])
+        rows["A* (progress h, grounded)"]["tasks"] = astar_tasks
+        text_env.close()
+        if ppo_steps:
+            view_env = gym.make(env_id, view=_view(dim))
+            for shaping in ("none", "potential"):
+                model, train_s = train_ppo(family, shaping, ppo_steps, logdir, dim)
+                row = run_agent(model, view_env, seeds)
+                row["train_s"] = train_s
+                row["train_steps"] = ppo_steps
+                rows[f"PPO + `{shaping}` ({ppo_steps} steps)"] = row
+            view_env.close()
+        out[family] = rows
+        print(f"{family}:", json.dumps(rows, indent=1), flush=True)
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    """The README tables."""
+    s = result["env_speed"]
+    lines = [
+        "| measure | densegym | reference (JSON world) | ratio |",
+        "|---|---|---|---|",
+        f"| reset (new task + world restore) | {s['reset_ms']:.3f} ms | "
+        f"{s['reference_json_reload_ms']:.3f} ms (`json.loads`) | "
+        f"**{s['ratio_reset_vs_json_reload']:.1f}×** faster |",
+        f"| world restore alone | {s['world_restore_ms']:.4f} ms | "
+        f"{s['reference_json_reload_ms']:.3f} ms | "
+        f"**{s['ratio_world_restore_vs_json_reload']:.0f}×** |",
+        f"| clone mid-episode | {s['clone_ms']:.3f} ms | {s['reference_deepcopy_ms']:.3f} ms "
+        f"(`deepcopy`) | **{s['ratio_clone_vs_deepcopy']:.1f}×** |",
+        f"| snapshot + restore | {s['snapshot_restore_ms']:.3f} ms | "
+        f"{s['reference_deepcopy_ms']:.3f} ms | **{s['ratio_snapshot_vs_deepcopy']:.1f}×** |",
+        f"| steps/s in process | {s['inproc_steps_per_s']:,.0f} | | |",
+        f"| steps/s over HTTP | {s['http_steps_per_s']:,.0f} | | |",
+        "",
+        "| family | agent | tasks | success | score | calls/ep | invalid rate | wall s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for family, rows in result["agents"].items():
+        for name, row in rows.items():
+            n = row.get("tasks", result["config"]["tasks"])
+            wall = f"{row['wall_s']:.1f}"
+            if "train_s" in row:
+                wall += f" (+{row['train_s']:.0f} train)"
+            lines.append(
+                f"| {family} | {name} | {n} | {row['success']:.2f} | {row['score']:.2f} | "
+                f"{row['calls_per_episode']:.1f} | {row['invalid_rate']:.3f} | {wall} |"
+            )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--tasks", type=int, default=100, help="fixed tasks per family")
+    parser.add_argument("--astar-tasks", type=int, default=50, help="tasks per family for A*")
+    parser.add_argument("--ppo-steps", type=int, default=8192, help="PPO steps (0: skip)")
+    parser.add_argument("--dim", type=int, default=64, help="n-gram encoder size")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--families", default=",".join(FAMILIES))
+    parser.add_argument("--results", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+    import torch
+
+    torch.set_num_threads(1)
+    start = time.perf_counter()
+    speed = env_speed(args.rounds)
+    print(json.dumps(speed, indent=1), flush=True)
+    families = tuple(f for f in args.families.split(",") if f)
+    result = {
+        "config": {
+            "tasks": args.tasks,
+            "astar_tasks": args.astar_tasks,
+            "ppo_steps": args.ppo_steps,
+            "k": K,
+            "dim": args.dim,
+            "rounds": args.rounds,
+        },
+        "machine": {
+            "platform": platform.platform(),
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+        },
+        "date": time.strftime("%Y-%m-%d"),
+        "env_speed": speed,
+        "agents": agents(args.tasks, args.astar_tasks, args.ppo_steps, args.dim, families),
+    }
+    result["wall_s"] = time.perf_counter() - start
+    path = Path(args.results)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=1))
+    tmp.replace(path)
+    print(markdown(result))
+    print(f"wrote {path} in {result['wall_s']:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,322 @@
+"""Shaping for PettingZoo parallel envs, per agent or per team, with the single-agent shapers.
+
+No library ships stateful per-agent shaping for PettingZoo (SuperSuit's reward lambda maps
+a value only), so this module reuses densegym's own: every registered shaper, built from
+the same data spec, wraps a small :class:`ScopeView` — one agent's side of the parallel
+env, or the team's — so its :class:`~densegym.rewards.terms.TermPipeline` (coefficient
+and schedule, normalisation, clipping, the bound on finite values, non-finite
+replacement, timing, state) applies unchanged. A spec entry takes one more key,
+``scope``::
+
+    shaping = [{"id": "count", "scope": "agent", "coef": 0.05},
+               {"id": "potential", "scope": "team", "gamma": 0.99}]
+
+- ``"agent"`` (the default): one shaper per agent, fed that agent's transition (its
+  observation, action, reward, flags and info): per-agent counts, a per-agent potential,
+  one pipeline each.
+- ``"team"``: one shaper fed the joint transition — the global ``state()``, the dict of
+  actions, the mean reward, terminated/truncated when every agent is — and its term is
+  paid to every agent.
+
+``infos[agent]["reward_terms"]`` holds ``extrinsic`` and one entry per spec, under the
+single-agent names (``count``, ``potential``), so TensorBoard overlays carry over, and
+each agent's reward is their sum. Two specs of one name need distinct ``name`` keys.
+
+A potential-based term on a team potential, γ·Φ(s′) − Φ(s) with Φ a function of the
+joint state, is paid identically to every agent; it leaves the Nash equilibria of the
+stochastic game unchanged (Devlin & Kudenko, 2011), as a single-agent potential leaves
+the optimal policy unchanged (Ng et al., 1999). Its discounted episode sum telescopes to
+γ^T·Φ(s_T) − Φ(s_0) (Φ = 0 at a terminal state); the tests check it.
+
+What a view offers a shaper comes from the parallel env (its ``unwrapped``): both scopes
+get ``task``; the agent scope gets ``state_key(obs)`` (of one agent's observation) and
+``default_potential`` from ``default_agent_potential``; the team scope gets
+``state_key`` from ``team_state_key(state)`` and ``default_potential`` from
+``default_team_potential``. The potentials ``ma_agent_progress`` and
+``ma_team_progress`` read the env's ``progress(agent)`` / ``progress(None)``.
+
+Example:
+    >>> from densegym.envs.multiagent.grid import SwitchDoorEnv
+    >>> env = ParallelShaping(SwitchDoorEnv(), [{"id": "count", "coef": 0.1},
+    ...                                         {"id": "potential", "scope": "team"}])
+    >>> obs, infos = env.reset(seed=0)
+    >>> _, rewards, _, _, infos = env.step({"agent_0": 4, "agent_1": 1})
+    >>> sorted(infos["agent_0"]["reward_terms"])
+    ['count', 'extrinsic', 'potential']
+    >>> rewards["agent_1"] == sum(infos["agent_1"]["reward_terms"].values())
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+from gymnasium import spaces
+from pettingzoo import ParallelEnv
+from pettingzoo.utils.wrappers import BaseParallelWrapper
+
+from densegym.rewards.core import ShapedReward
+from densegym.rewards.potential import available_potentials, register_potential
+from densegym.rewards.registry import apply_shaping, find_shapers, normalize_spec
+
+__all__ = ["SCOPES", "ParallelShaping", "ScopeView", "scoped_specs"]
+
+#: The scopes a spec may name; the first is the default.
+SCOPES = ("agent", "team")
+SCOPE_KEY = "scope"
+
+#: What each scope's view takes from the parallel env: view attribute -> env attribute.
+_SCOPE_ATTRS: dict[str, dict[str, str]] = {
+    "agent": {
+        "task": "task",
+        "state_key": "state_key",
+        "default_potential": "default_agent_potential",
+    },
+    "team": {
+        "task": "task",
+        "state_key": "team_state_key",
+        "default_potential": "default_team_potential",
+    },
+}
+
+
+def scoped_specs(shaping: Any) -> list[tuple[str, dict[str, Any]]]:
+    """Split a shaping spec into ``(scope, spec without scope)`` pairs, in spec order.
+
+    Raises:
+        ValueError: a scope that is not ``"agent"`` or ``"team"``.
+
+    Example:
+        >>> scoped_specs(["count", {"id": "potential", "scope": "team", "gamma": 1.0}])
+        [('agent', {'id': 'count'}), ('team', {'id': 'potential', 'gamma': 1.0})]
+    """
+    pairs = []
+    for spec in normalize_spec(shaping):
+        spec = dict(spec)
+        scope = spec.pop(SCOPE_KEY, SCOPES[0])
+        if scope not in SCOPES:
+            raise ValueError(
+                f"shaper {spec['id']!r}: scope must be one of {', '.join(SCOPES)}, got {scope!r}"
+            )
+        pairs.append((scope, spec))
+    return pairs
+
+
+class ScopeView(gym.Env):
+    """One agent's side (``agent`` given) or the team's side of a parallel env, as a Gym env.
+
+    Single-agent shapers wrap it. It never steps the parallel env: :class:`ParallelShaping`
+    steps that once per joint step and hands each view its part with :meth:`feed`; the
+    view's :meth:`step` and :meth:`reset` return what they were fed. The capabilities a
+    shaper asks for are read from the parallel env (see the module docstring).
+
+    Args:
+        env: the parallel env (its ``unwrapped`` answers capability questions).
+        agent: the agent, or ``None`` for the team.
+    """
+
+    metadata: dict[str, Any] = {"render_modes": []}
+
+    def __init__(self, env: ParallelEnv, agent: str | None):
+        self.__dict__["base"] = env.unwrapped
+        self.parallel_env = env
+        self.agent = agent
+        self.scope = "agent" if agent is not None else "team"
+        agents = list(env.possible_agents)
+        if agent is not None:
+            self.observation_space = env.observation_space(agent)
+            self.action_space = env.action_space(agent)
+        else:
+            state_space = getattr(env, "state_space", None)
+            if not isinstance(state_space, spaces.Space):
+                raise ValueError(
+                    f"team-scope shaping needs a parallel env with state() and state_space; "
+                    f"{type(env.unwrapped).__name__} has none"
+                )
+            self.observation_space = state_space
+            self.action_space = spaces.Dict({a: env.action_space(a) for a in agents})
+        self._fed: tuple[Any, ...] = ()
+
+    def __getattr__(self, name: str) -> Any:
+        mapped = _SCOPE_ATTRS[self.__dict__.get("scope", "agent")].get(name)
+        if name.startswith("_") or mapped is None or "base" not in self.__dict__:
+            raise AttributeError(name)
+        return getattr(self.__dict__["base"], mapped)
+
+    def feed(self, *transition: Any) -> None:
+        """Hand the view what its next :meth:`reset` ``(obs, info)`` or :meth:`step` returns."""
+        self._fed = transition
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Return the fed ``(obs, info)``."""
+        return self._fed
+
+    def step(self, action: Any):
+        """Return the fed ``(obs, reward, terminated, truncated, info)``."""
+        return self._fed
+
+
+def agent_progress(env: Any, obs: Any) -> float:
+    """Φ = ``progress(agent)`` of a multi-agent env, for the agent a :class:`ScopeView` shows."""
+    return float(env.base.progress(env.agent))
+
+
+def team_progress(env: Any, obs: Any) -> float:
+    """Φ = ``progress(None)`` of a multi-agent env: the team's progress."""
+    return float(env.base.progress(None))
+
+
+_POTENTIALS = {"ma_agent_progress": agent_progress, "ma_team_progress": team_progress}
+
+
+def register_potentials() -> None:
+    """Register the multi-agent potentials (idempotent).
+
+    Every :class:`ParallelShaping` calls it, so a registry reset after this module's
+    import (the doctest walk isolates registries) cannot lose them.
+    """
+    known = set(available_potentials())
+    for name, fn in _POTENTIALS.items():
+        if name not in known:
+            register_potential(name, fn)
+
+
+register_potentials()
+
+
+class ParallelShaping(BaseParallelWrapper):
+    """Adds per-agent and team shaping terms to a PettingZoo parallel env's rewards.
+
+    Args:
+        env: the parallel env.
+        shaping: a shaping spec (data); each entry may carry ``"scope": "agent" | "team"``.
+
+    Attributes:
+        agent_shapers: per agent, its shaping stack (a Gym wrapper chain on a view), or
+            nothing when no entry has the agent scope.
+        team_shaper: the team's shaping stack, or ``None``.
+        term_names: the term names in spec order.
+
+    Raises:
+        ValueError: a bad scope, two terms of one name, or an env that lacks what a
+            shaper needs (one sentence, as from ``gym.make``).
+    """
+
+    def __init__(self, env: ParallelEnv, shaping: Any):
+        super().__init__(env)
+        register_potentials()
+        self.shaping = shaping
+        pairs = scoped_specs(shaping)
+        self.scopes = [scope for scope, _ in pairs]
+        agent_specs = [spec for scope, spec in pairs if scope == "agent"]
+        team_specs = [spec for scope, spec in pairs if scope == "team"]
+        self.agent_shapers: dict[str, gym.Env] = {}
+        self.team_shaper: gym.Env | None = None
+        if agent_specs:
+            for agent in env.possible_agents:
+                self.agent_shapers[agent] = self._build(ScopeView(env, agent), agent_specs)
+        if team_specs:
+            self.team_shaper = self._build(ScopeView(env, None), team_specs)
+        agent_names = self._names(next(iter(self.agent_shapers.values()), None))
+        team_names = self._names(self.team_shaper)
+        clash = set(agent_names) & set(team_names)
+        if clash:
+            raise ValueError(
+                f"two shaping terms are named {sorted(clash)[0]!r}; give one a distinct "
+                "'name' in its spec"
+            )
+        agent_iter, team_iter = iter(agent_names), iter(team_names)
+        self.term_names = [next(agent_iter if s == "agent" else team_iter) for s in self.scopes]
+        self._team_names = team_names
+
+    def _build(self, view: ScopeView, specs: list[dict[str, Any]]) -> gym.Env:
+        try:
+            return apply_shaping(view, specs)
+        except ValueError as error:
+            label = type(self.env.unwrapped).__name__
+            message = str(error).replace(
+                "; ScopeView is not", f"; {label} ({view.scope} scope) is not"
+            )
+            raise ValueError(message) from error
+
+    @staticmethod
+    def _names(stack: gym.Env | None) -> list[str]:
+        return [s.term_name for s in find_shapers(stack)] if stack is not None else []
+
+    def shapers(self) -> dict[str, list[ShapedReward]]:
+        """The shaping wrappers by owner (each agent, and ``"team"``), innermost first."""
+        owners = {agent: find_shapers(stack) for agent, stack in self.agent_shapers.items()}
+        if self.team_shaper is not None:
+            owners["team"] = find_shapers(self.team_shaper)
+        return owners
+
+    def shaping_times(self) -> dict[str, dict[str, float]]:
+        """Cumulative compute time per term, summed over the agents' copies."""
+        times: dict[str, dict[str, float]] = {}
+        for stack in self.shapers().values():
+            for shaper in stack:
+                entry = times.setdefault(shaper.term_name, {"seconds": 0.0, "steps": 0.0})
+                entry["seconds"] += shaper.compute_seconds
+                entry["steps"] += float(shaper.compute_steps)
+        return times
+
+    # -- the parallel API ---------------------------------------------------------------------
+    def _team_info(self, infos: dict[str, dict[str, Any]], reward: float) -> dict[str, Any]:
+        success = any(bool(info.get("is_success", False)) for info in infos.values())
+        return {"is_success": success, "reward_terms": {"extrinsic": reward}}
+
+    def reset(self, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Reset the env and every shaper's per-episode state."""
+        obs, infos = self.env.reset(seed=seed, options=options)
+        for agent, stack in self.agent_shapers.items():
+            if agent in obs:
+                stack.unwrapped.feed(obs[agent], infos[agent])
+                stack.reset()
+        if self.team_shaper is not None:
+            self.team_shaper.unwrapped.feed(self.env.state(), self._team_info(infos, 0.0))
+            self.team_shaper.reset()
+        return obs, infos
+
+    def step(self, actions: dict[str, Any]):
+        """Step the env once; add every agent's own terms and the team's terms."""
+        obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        team_terms: dict[str, float] = {}
+        team_counters: dict[str, dict[str, int]] = {}
+        if self.team_shaper is not None and rewards:
+            reward = sum(float(r) for r in rewards.values()) / len(rewards)
+            terminated = all(bool(t) for t in terminations.values())
+            truncated = not terminated and all(
+                bool(terminations[a]) or bool(truncations[a]) for a in rewards
+            )
+            info = self._team_info(infos, reward)
+            self.team_shaper.unwrapped.feed(self.env.state(), reward, terminated, truncated, info)
+            _, _, _, _, info = self.team_shaper.step(dict(actions))
+            team_terms = {name: info["reward_terms"][name] for name in self._team_names}
+            for key in ("reward_terms_nonfinite", "reward_terms_clamped"):
+                team_counters[key] = dict(info.get(key, {}))
+        shaped: dict[str, float] = {}
+        for agent, value in rewards.items():
+            info = infos.setdefault(agent, {})
+            terms = info.setdefault("reward_terms", {"extrinsic": float(value)})
+            stack = self.agent_shapers.get(agent)
+            if stack is not None:
+                stack.unwrapped.feed(
+                    obs[agent], value, terminations[agent], truncations[agent], info
+                )
+                stack.step(actions.get(agent))
+            terms.update(team_terms)
+            for key, counters in team_counters.items():
+                info.setdefault(key, {}).update(counters)
+            ordered = {"extrinsic": terms["extrinsic"]}
+            ordered.update((name, terms[name]) for name in self.term_names)
+            info["reward_terms"] = ordered
+            shaped[agent] = float(sum(ordered.values()))
+        return obs, shaped, terminations, truncations, infos
+
+    def close(self) -> None:
+        """Close the shapers' stacks and the env."""
+        for stack in [*self.agent_shapers.values(), self.team_shaper]:
+            if stack is not None:
+                stack.close()
+        self.env.close()
