@@ -174,6 +174,16 @@ def _environ(values: dict[str, str], restore: Sequence[str] = ()) -> Iterator[No
                 os.environ[key] = value
 
 
+_TOKEN: list[str] = []
+
+
+def _process_token() -> str:
+    """The Ray token of the clusters this process starts (made on first use)."""
+    if not _TOKEN:
+        _TOKEN.append(secrets.token_hex(16))
+    return _TOKEN[0]
+
+
 @contextlib.contextmanager
 def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iterator[bool]:
     """Use the running Ray, connect to a cluster, or start Ray on this machine.
@@ -192,8 +202,9 @@ def ray_session(address: str | None = None, num_cpus: int | None = None) -> Iter
     address = address or os.environ.get("RAY_ADDRESS") or None
     env = {"RAY_USAGE_STATS_ENABLED": "0"}
     if address is None and not any(os.environ.get(key) for key in _AUTH_VARIABLES):
-        # A fresh token in the environment (inherited by Ray's processes), not ~/.ray.
-        env["RAY_AUTH_TOKEN"] = secrets.token_hex(16)
+        # A token in the environment (inherited by Ray's processes), not in ~/.ray. One per
+        # driver process: Ray caches the token it first saw, so a later start reuses it.
+        env["RAY_AUTH_TOKEN"] = _process_token()
     # Ray warns that token authentication is on, which is what we want: keep it quiet.
     quiet = logging.getLogger("ray._private.authentication.authentication_token_setup")
     level = quiet.level
@@ -371,7 +382,10 @@ def run_ray(
             tuner = tune.Tuner(
                 trainable,
                 param_space=trial_space(configs),
-                tune_config=tune.TuneConfig(max_concurrent_trials=max(1, workers)),
+                # Reused actors: a worker process imports torch and SB3 once, not per run.
+                tune_config=tune.TuneConfig(
+                    max_concurrent_trials=max(1, workers), reuse_actors=True
+                ),
                 run_config=tune.RunConfig(
                     name=name,
                     storage_path=storage_path,
