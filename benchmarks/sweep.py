@@ -7,7 +7,7 @@ sweep, their ratio, Ray's fixed start cost (``ray.init`` + ``ray.shutdown`` with
 trial) and whether the summaries are identical (same seeds: the same final numbers;
 wall time, env-steps/s and the run folder's path are left out of the comparison).
 
-    python benchmarks/sweep.py                 # ~3 minutes on 2 cores
+    python benchmarks/sweep.py                 # ~1 minute on 2 cores
     python benchmarks/sweep.py --steps 4096    # smoke run
 """
 

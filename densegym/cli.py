@@ -5,12 +5,17 @@ Example:
     $ densegym train --env densegym/MountainCarSparse-v0 --shaping potential --steps 50000
     $ densegym compare --env densegym/MiniHack-Room-5x5-v0 --shaping none,count,potential
     $ densegym sweep --env densegym/MountainCarSparse-v0 --shaping none,potential --engine ray
+
+Errors are one line on stderr: a usage error (a bad option or value) exits with 2, like
+argparse's own, and a failure while running exits with 1. ``--debug`` (anywhere on the
+line) or ``DENSEGYM_DEBUG=1`` shows the traceback instead.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -447,6 +452,9 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``densegym`` command."""
     parser = argparse.ArgumentParser(prog="densegym", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--debug", action="store_true", help="show the traceback of an error (anywhere on the line)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     listing = commands.add_parser("list", help="list env ids and shapers")
@@ -536,14 +544,58 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Exit status of a usage error (argparse's) and of a failure while running.
+USAGE_ERROR, RUNTIME_ERROR = 2, 1
+
+
+def one_line(error: BaseException | str) -> str:
+    r"""An error as one line: its type (for exceptions) and its message, whitespace folded.
+
+    Example:
+        >>> one_line(ValueError("bad\n  value"))
+        'ValueError: bad value'
+    """
+    if isinstance(error, str):
+        return " ".join(error.split())
+    message = " ".join(str(error).split())
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``densegym`` command."""
+    """Entry point of the ``densegym`` command.
+
+    Returns:
+        0 on success, 1 when the command failed while running (after one line on
+        stderr). A usage error prints one line and raises ``SystemExit`` with status 2
+        (the exception's text is the message).
+    """
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    args = parser.parse_args(argv)
+    debug = "--debug" in argv or os.environ.get("DENSEGYM_DEBUG", "") not in ("", "0")
+    argv = [arg for arg in argv if arg != "--debug"]
+    args = parser.parse_args(argv)  # argparse: usage and one error line, exit status 2
     if args.command == "train":
         args.steps_given = args.steps if "--steps" in argv else None
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except SystemExit as error:
+        if isinstance(error.code, str):  # a usage error found by a command
+            print(f"densegym {args.command}: error: {one_line(error.code)}", file=sys.stderr)
+            error.code = USAGE_ERROR
+        raise
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"densegym {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if debug:
+            raise
+        print(
+            f"densegym {args.command}: error: {one_line(error)} (--debug shows the traceback)",
+            file=sys.stderr,
+        )
+        return RUNTIME_ERROR
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -165,6 +165,15 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=32,
         world="tools",
     ),
+    # BFCL's multi-turn base set (the bfcl-eval wheel, installed with --no-deps); the
+    # longest ground truth is 16 steps with one end_turn() per turn (4x headroom).
+    EnvEntry(
+        name="BFCL-MultiTurn",
+        base="densegym.envs.tools.bfcl:BFCLMultiTurnEnv",
+        max_episode_steps=64,
+        world="tools",
+        extra="tools",
+    ),
 )
 
 

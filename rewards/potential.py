@@ -21,10 +21,24 @@ from densegym.rewards.core import ShapedReward, Transition
 Potential = Callable[[gym.Env, Any], float]
 
 _POTENTIALS: dict[str, Potential] = {}
+#: What each potential reads from its env: methods of the unwrapped env, an observation shape.
+_NEEDS: dict[str, tuple[tuple[str, ...], tuple[int, ...] | None]] = {}
 
 
-def register_potential(name: str, fn: Potential | None = None):
+def register_potential(
+    name: str,
+    fn: Potential | None = None,
+    *,
+    needs: tuple[str, ...] = (),
+    obs_shape: tuple[int, ...] | None = None,
+):
     """Register a potential function under ``name`` (directly or as a decorator).
+
+    Args:
+        name: the name specs use.
+        fn: the function (omit to use this as a decorator).
+        needs: methods the unwrapped env must have (checked when the shaper is built).
+        obs_shape: the observation shape the function reads (checked likewise).
 
     Example:
         >>> @register_potential("constant_one")
@@ -36,6 +50,7 @@ def register_potential(name: str, fn: Potential | None = None):
 
     def _add(func: Potential) -> Potential:
         _POTENTIALS[name] = func
+        _NEEDS[name] = (tuple(needs), None if obs_shape is None else tuple(obs_shape))
         return func
 
     return _add if fn is None else _add(fn)
@@ -56,6 +71,28 @@ def get_potential(name: str) -> Potential:
     return _POTENTIALS[name]
 
 
+def potential_misfit(name: str, env: gym.Env) -> str | None:
+    """Why potential ``name`` cannot read ``env`` (a method or shape it lacks), or ``None``.
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> potential_misfit("minihack_goal_distance", gym.make("densegym/MountainCarSparse-v0"))
+        'it reads env.goal_distance(), env.max_distance(), which MountainCarSparseEnv lacks'
+        >>> potential_misfit("mountaincar_height", gym.make("densegym/MountainCarSparse-v0"))
+    """
+    methods, shape = _NEEDS.get(name, ((), None))
+    base = env.unwrapped
+    missing = [m for m in methods if not callable(getattr(base, m, None))]
+    if missing:
+        listed = ", ".join(f"env.{m}()" for m in missing)
+        return f"it reads {listed}, which {type(base).__name__} lacks"
+    space_shape = getattr(env.observation_space, "shape", None)
+    if shape is not None and tuple(space_shape or ()) != shape:
+        have = space_shape if space_shape else type(env.observation_space).__name__
+        return f"it reads observations of shape {shape}; this env's are {have}"
+    return None
+
+
 @register_potential("zero")
 def zero_potential(env: gym.Env, obs: Any) -> float:
     """Φ ≡ 0 (no shaping); the fallback for envs without a default."""
@@ -69,7 +106,7 @@ _MC_MIN_ENERGY = -_MC_ENERGY_SCALE  # bottom of the valley, at rest
 _MC_GOAL_ENERGY = _MC_ENERGY_SCALE * math.sin(3 * 0.5)  # at the flag, at rest
 
 
-@register_potential("mountaincar_energy")
+@register_potential("mountaincar_energy", obs_shape=(2,))
 def mountaincar_energy(env: gym.Env, obs: Any) -> float:
     """Mechanical energy (kinetic + potential), 0 at rest in the valley, ≈1 at the flag."""
     position, velocity = float(obs[0]), float(obs[1])
@@ -77,14 +114,14 @@ def mountaincar_energy(env: gym.Env, obs: Any) -> float:
     return (energy - _MC_MIN_ENERGY) / (_MC_GOAL_ENERGY - _MC_MIN_ENERGY)
 
 
-@register_potential("mountaincar_height")
+@register_potential("mountaincar_height", obs_shape=(2,))
 def mountaincar_height(env: gym.Env, obs: Any) -> float:
     """Height of the car on the hill, 0 in the valley, ≈1 at the flag."""
     height = math.sin(3 * float(obs[0]))
     return (height + 1.0) / (math.sin(1.5) + 1.0)
 
 
-@register_potential("minihack_goal_distance")
+@register_potential("minihack_goal_distance", needs=("goal_distance", "max_distance"))
 def minihack_goal_distance(env: gym.Env, obs: Any) -> float:
     """``1 − d/d_max`` for the BFS distance d to the goal when it is visible, else 0.
 
@@ -98,7 +135,7 @@ def minihack_goal_distance(env: gym.Env, obs: Any) -> float:
     return 1.0 - min(distance, max_distance) / max_distance
 
 
-@register_potential("tool_progress")
+@register_potential("tool_progress", needs=("progress",))
 def tool_progress(env: gym.Env, obs: Any) -> float:
     """Share of the task's checks met (tool envs: verifier predicates met / all), in [0, 1].
 
@@ -107,7 +144,7 @@ def tool_progress(env: gym.Env, obs: Any) -> float:
     return float(env.progress())
 
 
-@register_potential("oracle_distance")
+@register_potential("oracle_distance", needs=("oracle_distance",))
 def oracle_distance(env: gym.Env, obs: Any) -> float:
     """``−d`` for the oracle's normalised distance to the goal ``d`` in [0, 1] (1: lost).
 
@@ -174,6 +211,9 @@ class PotentialShaping(ShapedReward):
             )
         self.potential_name = potential_name
         self.phi = get_potential(potential_name)
+        misfit = potential_misfit(potential_name, env)
+        if misfit is not None:
+            raise ValueError(f"potential {potential_name!r} does not fit this env: {misfit}")
         self._phi_last = 0.0
 
     def potential_of(self, obs: Any) -> float:

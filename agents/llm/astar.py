@@ -135,6 +135,9 @@ class AStarAgent:
         env: the env to act in (or call :meth:`bind`).
     """
 
+    #: Its heuristic scores nodes; no separate step scorer is needed.
+    needs_scorer = False
+
     name = "astar"
 
     def __init__(

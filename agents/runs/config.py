@@ -209,6 +209,10 @@ class RunConfig:
             :class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus`, trained at rollout
             end); folded into ``shaping`` on construction, so the run directory and label
             are the same either way.
+        time_limit_s: wall-clock seconds one training call may take (0: no limit). A
+            trainer stops at the limit and says so in its summary
+            (``stopped_at_time_limit``); the run is then unfinished, so a repeated sweep
+            continues it for up to as long again.
 
     Example:
         >>> import tempfile
@@ -277,6 +281,7 @@ class RunConfig:
             parse=parse_shaping,
         ),
     )
+    time_limit_s: float = 0.0
 
     def __post_init__(self) -> None:
         import gymnasium as gym
@@ -292,6 +297,8 @@ class RunConfig:
             raise ValueError(f"unknown env id {self.env_id!r}; densegym ids: {known}")
         if self.steps <= 0 or self.n_envs <= 0:
             raise ValueError("steps and n_envs must be positive")
+        if not self.time_limit_s >= 0:
+            raise ValueError(f"time_limit_s must be 0 (no limit) or more, not {self.time_limit_s}")
         from densegym.rewards.batching import fold_batched, split_batched
 
         normalize_spec(self.shaping)  # fail early on a malformed spec

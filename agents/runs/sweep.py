@@ -1,12 +1,14 @@
 """Sweep a grid of runs (env × trainer × shaping × seed) through one engine: :func:`sweep`.
 
 The grid is a plain list of :class:`~densegym.agents.runs.config.RunConfig`
-(:func:`grid`). Runs whose ``summary.json`` already covers their budget are not trained
-again; the rest go to :func:`~densegym.agents.runs.backends.run_all` with the chosen
-engine (``"local"``: this machine; ``"ray"``: Ray Tune trials, here or on a cluster),
-where each continues from its last checkpoint. Then every env gets the same report
-whichever engine trained it: ``<logdir>/<env>/summary.csv`` (one row per run, with
-``status`` and ``retries``), ``curves.csv`` and ``success_rate.png``.
+(:func:`grid`); :func:`sweep_runs` takes any such list (a benchmark's own plan, whose
+shaping specs differ by env, or whose order puts whole rows first). Runs whose
+``summary.json`` already covers their budget are not trained again; the rest go to
+:func:`~densegym.agents.runs.backends.run_all` with the chosen engine (``"local"``: this
+machine; ``"ray"``: Ray Tune trials, here or on a cluster), where each continues from its
+last checkpoint. Then every env gets the same report whichever engine trained it:
+``<logdir>/<env>/summary.csv`` (one row per run, with ``status`` and ``retries``),
+``curves.csv`` and ``success_rate.png``.
 
 Example:
     >>> configs = grid(["densegym/MountainCarSparse-v0"], ["none", "potential"], 2, steps=2048)
@@ -24,7 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from densegym import logging as names
-from densegym.agents.runs.backends import FAILED, MAX_FAILURES, OK, Summary, ok_row, run_all
+from densegym.agents.runs.backends import (
+    FAILED,
+    MAX_FAILURES,
+    OK,
+    OnDone,
+    Summary,
+    ok_row,
+    run_all,
+)
 from densegym.agents.runs.config import RunConfig
 from densegym.agents.runs.record import CONFIG_FILE, RunRecord, finished_summary
 
@@ -175,14 +185,12 @@ def sweep(
     rerun: bool = False,
     console: Any = None,
     progress: bool = True,
+    on_done: OnDone | None = None,
     **fields: Any,
 ) -> SweepResult:
     """Train a grid of runs through one engine, then write one report per env.
 
-    A repeated sweep trains nothing that finished and continues what did not, on either
-    engine. A run that fails is reported (``status="failed"``, ``error``) and the others
-    go on; a run whose process died is started again up to ``max_failures`` times
-    (``retries`` counts the deaths).
+    This is :func:`sweep_runs` over :func:`grid`'s runs.
 
     Args:
         envs: env ids (see :func:`grid`).
@@ -201,6 +209,7 @@ def sweep(
         rerun: train finished runs again from scratch (their folders are replaced).
         console: a rich Console for the progress bar (default: a new one).
         progress: show a progress bar.
+        on_done: receives the row of each run this sweep trains, as it ends.
         **fields: :class:`RunConfig` fields that replace the base's (``steps=...``).
 
     Returns:
@@ -212,10 +221,71 @@ def sweep(
         ...
         ValueError: unknown engine 'slurm'; engines: local, ray
     """
+    check_engine(engine)
+    return sweep_runs(
+        grid(envs, shapings, seeds, trainers=trainers, base=base, **fields),
+        engine=engine,
+        workers=workers,
+        address=address,
+        cpus_per_trial=cpus_per_trial,
+        storage=storage,
+        max_failures=max_failures,
+        rerun=rerun,
+        console=console,
+        progress=progress,
+        on_done=on_done,
+    )
+
+
+def check_engine(engine: str) -> str:
+    """``engine`` if it is one of :data:`ENGINES`, else a one-sentence ``ValueError``.
+
+    Example:
+        >>> check_engine("ray")
+        'ray'
+    """
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r}; engines: {', '.join(ENGINES)}")
+    return engine
+
+
+def sweep_runs(
+    configs: Sequence[RunConfig],
+    *,
+    engine: str = "local",
+    workers: int | None = None,
+    address: str | None = None,
+    cpus_per_trial: float = 1.0,
+    storage: str | Path | None = None,
+    max_failures: int = MAX_FAILURES,
+    rerun: bool = False,
+    console: Any = None,
+    progress: bool = True,
+    on_done: OnDone | None = None,
+) -> SweepResult:
+    """Train a list of runs through one engine, then write one report per env.
+
+    The runs train in the list's order (as far as ``workers`` allow). A repeated sweep
+    trains nothing that finished and continues what did not, on either engine. A run
+    that fails is reported (``status="failed"``, ``error``) and the others go on; a run
+    whose process died is started again up to ``max_failures`` times (``retries``
+    counts the deaths). The options are :func:`sweep`'s.
+
+    Returns:
+        A :class:`SweepResult`; its rows are in the list's order.
+
+    Example:
+        >>> sweep_runs([]).rows
+        []
+        >>> config = RunConfig("densegym/MountainCarSparse-v0")
+        >>> sweep_runs([config, config])
+        Traceback (most recent call last):
+        ...
+        ValueError: two runs of the sweep share a run folder (a duplicated env, shaping or seed)
+    """
+    check_engine(engine)
     start = time.perf_counter()
-    configs = grid(envs, shapings, seeds, trainers=trainers, base=base, **fields)
+    configs = list(configs)
     keys = [str(config.run_dir) for config in configs]
     if len(set(keys)) != len(keys):
         raise ValueError(
@@ -237,6 +307,8 @@ def sweep(
 
     def record(row: Summary) -> None:
         rows[str(Path(row["run_dir"]))] = row
+        if on_done is not None:
+            on_done(row)
 
     _train(todo, engine, workers, options, record, len(configs), len(rows), console, progress)
     reports = {}
@@ -291,4 +363,14 @@ def _train(
         run_all(todo, engine, workers=workers, on_done=done, **options)
 
 
-__all__ = ["ENGINES", "FAILED", "OK", "SweepResult", "grid", "sweep", "write_report"]
+__all__ = [
+    "ENGINES",
+    "FAILED",
+    "OK",
+    "SweepResult",
+    "check_engine",
+    "grid",
+    "sweep",
+    "sweep_runs",
+    "write_report",
+]

@@ -303,3 +303,30 @@ class RichProgressCallback(BaseCallback):
             self._progress.update(self._task, completed=self.num_timesteps)
             self._progress.stop()
             self._progress = None
+
+
+class WallClockLimit(BaseCallback):
+    """Stops training after ``seconds`` of wall-clock time (``0``: no limit).
+
+    ``stopped`` says whether it did. The clock starts when training starts.
+
+    Example:
+        >>> limit = WallClockLimit(0.0)
+        >>> limit.seconds, limit.stopped
+        (0.0, False)
+    """
+
+    def __init__(self, seconds: float):
+        super().__init__()
+        self.seconds = float(seconds)
+        self.start = 0.0
+        self.stopped = False
+
+    def _on_training_start(self) -> None:
+        self.start = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        if self.seconds > 0 and time.perf_counter() - self.start > self.seconds:
+            self.stopped = True
+            return False
+        return True

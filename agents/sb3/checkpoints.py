@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -17,6 +18,12 @@ from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 from densegym.rewards import find_shapers
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+#: A checkpoint being written (``.tmp-step_<N>-<pid>``) or a run file being replaced
+#: (``.<name>.<pid>.tmp``), by the process ``pid``.
+_PARTIAL = re.compile(r"^\.(?:tmp-step_\d+-(\d+)|.+\.(\d+)\.tmp)$")
+#: Prefix a checkpoint that cannot be loaded is renamed to (kept for a post-mortem).
+CORRUPT_PREFIX = "corrupt-"
+log = logging.getLogger(__name__)
 MODEL_FILE = "model.zip"
 SHAPERS_FILE = "shapers.pt"
 REPLAY_FILE = "replay_buffer.pkl"
@@ -82,6 +89,7 @@ def save_checkpoint(
     """
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(run_dir)
     final = root / f"step_{model.num_timesteps}"
     tmp = root / f".tmp-step_{model.num_timesteps}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -117,16 +125,116 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
     return checkpoints[-1] if checkpoints else None
 
 
+def _has_shapers(venv: VecEnv) -> bool:
+    try:
+        envs = _base_envs(venv)
+    except TypeError:
+        return False
+    vec = any(hasattr(w, "load_state_dict") for w in _vec_chain(venv))
+    return vec or any(find_shapers(env) for env in envs)
+
+
 def load_checkpoint(checkpoint: Path, algo_cls: type[BaseAlgorithm], venv: VecEnv, **kwargs: Any):
-    """Load model, shaper states and replay buffer from a checkpoint folder."""
+    """Load model, shaper states and replay buffer from a checkpoint folder.
+
+    A checkpoint without shaper state (written before shapers were saved, or by hand)
+    loads with a warning: the run's shapers start afresh.
+    """
     model = algo_cls.load(checkpoint / MODEL_FILE, env=venv, **kwargs)
     shapers_file = checkpoint / SHAPERS_FILE
     if shapers_file.exists():
         restore_shaper_states(venv, torch.load(shapers_file, weights_only=False))
+    elif _has_shapers(venv):
+        log.warning(
+            "checkpoint %s holds no shaper state (%s); the shapers start afresh",
+            checkpoint,
+            SHAPERS_FILE,
+        )
     replay = checkpoint / REPLAY_FILE
     if replay.exists() and isinstance(model, OffPolicyAlgorithm):
         model.load_replay_buffer(replay)
     return model
+
+
+def load_latest_checkpoint(
+    run_dir: str | Path, algo_cls: type[BaseAlgorithm], venv: VecEnv, **kwargs: Any
+) -> tuple[BaseAlgorithm, Path, dict[str, Any] | None]:
+    """Load the newest checkpoint that loads whole; skip (and set aside) corrupt ones.
+
+    A checkpoint that fails to load (a truncated model, a damaged pickle) is renamed
+    ``corrupt-step_<N>`` and the previous one is tried, with a log line each.
+
+    Returns:
+        The model, the checkpoint it came from, and its episode statistics.
+
+    Raises:
+        FileNotFoundError: the run has no checkpoint that loads (the message names why
+            each one failed).
+    """
+    problems: list[str] = []
+    for checkpoint in reversed(list_checkpoints(run_dir)):
+        try:
+            model = load_checkpoint(checkpoint, algo_cls, venv, **kwargs)
+            metrics = load_metrics_state(checkpoint)
+        except Exception as error:  # noqa: BLE001 - any damage: fall back to an older one
+            reason = " ".join(f"{type(error).__name__}: {error}".split())[:300]
+            problems.append(f"{checkpoint.name} ({reason})")
+            aside = checkpoint.with_name(CORRUPT_PREFIX + checkpoint.name)
+            shutil.rmtree(aside, ignore_errors=True)
+            os.replace(checkpoint, aside)
+            log.warning(
+                "checkpoint %s cannot be loaded (%s); set aside as %s",
+                checkpoint,
+                reason,
+                aside.name,
+            )
+            continue
+        if problems:
+            log.warning("resuming from the older checkpoint %s", checkpoint)
+        return model, checkpoint, metrics
+    found = "; ".join(problems) if problems else "none found"
+    raise FileNotFoundError(
+        f"no checkpoint to resume from in {Path(run_dir) / 'checkpoints'}: {found}"
+    )
+
+
+def remove_stale_partials(run_dir: str | Path) -> list[Path]:
+    """Remove what killed writers left: temporary checkpoint folders and run files.
+
+    A partial belongs to the process named in its name; it is removed only when that
+    process is gone (a live writer's work is left alone).
+
+    Returns:
+        The removed paths.
+    """
+    removed = []
+    run_dir = Path(run_dir)
+    for folder in (run_dir, run_dir / "checkpoints"):
+        if not folder.is_dir():
+            continue
+        for path in folder.iterdir():
+            match = _PARTIAL.match(path.name)
+            if match is None:
+                continue
+            pid = int(match.group(1) or match.group(2))
+            if pid == os.getpid() or _alive(pid):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
 
 
 def load_metrics_state(checkpoint: Path) -> dict[str, Any] | None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from densegym import logging as names
 from densegym.agents.runs.backends import MAX_FAILURES, run_all, train_or_resume
 from densegym.agents.runs.config import RunConfig
+from densegym.agents.runs.lock import lock_run_dir
 from densegym.agents.runs.record import finished_summary
 from densegym.agents.runs.sweep import sweep
 
@@ -30,7 +32,10 @@ def compare(
     ``summary.json`` covering the budget) are skipped unless ``rerun``, and unfinished
     ones continue from their last checkpoint, so an interrupted or extended comparison
     (a larger ``steps``) picks up where it stopped. The worker processes end with the
-    comparing process.
+    comparing process. The comparison holds ``<logdir>/<env>`` for its whole length
+    (:func:`~densegym.agents.runs.lock.lock_run_dir`): a second comparison of the same env
+    in the same logdir stops at once with
+    :class:`~densegym.agents.runs.lock.RunDirBusy` instead of training the same runs again.
 
     Args:
         base: the shared run config (env, trainer, steps, n_envs, logdir, ...).
@@ -47,15 +52,16 @@ def compare(
         Paths of ``summary_csv``, ``curves_csv``, ``plot`` and the TensorBoard ``logdir``.
     """
     engine_options.setdefault("max_failures", MAX_FAILURES)
-    result = sweep(
-        [base.env_id],
-        shapings,
-        list(seeds),
-        base=base,
-        engine=backend,
-        workers=workers,
-        rerun=rerun,
-        console=console,
-        **engine_options,
-    )
+    with lock_run_dir(Path(base.logdir) / names.env_slug(base.env_id)):
+        result = sweep(
+            [base.env_id],
+            shapings,
+            list(seeds),
+            base=base,
+            engine=backend,
+            workers=workers,
+            rerun=rerun,
+            console=console,
+            **engine_options,
+        )
     return result.reports[base.env_id]

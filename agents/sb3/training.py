@@ -22,15 +22,17 @@ import densegym  # noqa: F401  (registers the env ids)
 from densegym import logging as names
 from densegym.agents.runs.backends import resume_run
 from densegym.agents.runs.config import RunConfig
+from densegym.agents.runs.lock import lock_run_dir
 from densegym.agents.runs.record import CONFIG_FILE, CURVE_FILE, SUMMARY_FILE
-from densegym.agents.sb3.callbacks import MetricsCallback, RichProgressCallback
+from densegym.agents.sb3.callbacks import MetricsCallback, RichProgressCallback, WallClockLimit
 from densegym.agents.sb3.checkpoints import (
     latest_checkpoint,
-    load_checkpoint,
-    load_metrics_state,
+    load_latest_checkpoint,
+    remove_stale_partials,
     save_checkpoint,
 )
 from densegym.agents.sb3.run_logs import run_logger
+from densegym.llm.usage import total_usage
 from densegym.registration import entry_for
 from densegym.registry import load_entry_point
 from densegym.rewards.batching import fold_batched, split_batched
@@ -212,6 +214,10 @@ def train(
         The run summary (also written to ``summary.json``): final success rate and
         returns over the last episodes, env steps, wall time and env-steps/s.
 
+    Raises:
+        RunDirBusy: another process is training into the same run directory
+            (:func:`~densegym.agents.runs.lock.lock_run_dir`); nothing was changed.
+
     Example:
         >>> import tempfile
         >>> cfg = RunConfig("densegym/MountainCarSparse-v0", shaping="potential", steps=512,
@@ -222,16 +228,34 @@ def train(
     """
     if config.trainer_kind != "sb3":
         raise ValueError(f"the SB3 train function got a config for trainer {config.trainer!r}")
+    with lock_run_dir(config.run_dir):
+        return _train(config, resume=resume, progress=progress, callbacks=callbacks)
+
+
+def _train(
+    config: RunConfig, *, resume: bool, progress: bool, callbacks: list[BaseCallback] | None
+) -> dict[str, Any]:
+    """:func:`train` with the run directory locked."""
+    llm_before = total_usage().snapshot()  # LLM work of this call, env building included
     if config.device == "cpu" or not torch.cuda.is_available():
         torch.set_num_threads(max(1, config.torch_threads))
     run_dir = config.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
+    remove_stale_partials(run_dir)  # what killed writers left
     venv = make_env(config)
     checkpoint = latest_checkpoint(run_dir) if resume else None
     if resume and checkpoint is None:
+        venv.close()
         raise FileNotFoundError(f"no checkpoint to resume from in {run_dir}/checkpoints")
+    metrics_state = None
     if checkpoint is not None:
-        model = load_checkpoint(checkpoint, ALGORITHMS[config.algo], venv, device=config.device)
+        try:  # the newest checkpoint that loads whole; corrupt ones are set aside
+            model, checkpoint, metrics_state = load_latest_checkpoint(
+                run_dir, ALGORITHMS[config.algo], venv, device=config.device
+            )
+        except BaseException:
+            venv.close()
+            raise
     else:
         model = build_model(config, venv)
     if checkpoint is not None and model.num_timesteps >= config.steps:
@@ -244,7 +268,7 @@ def train(
     metrics = MetricsCallback(
         run_dir / CURVE_FILE,
         log_every=config.log_every,
-        initial_state=load_metrics_state(checkpoint) if checkpoint is not None else None,
+        initial_state=metrics_state,
     )
     chain: list[BaseCallback] = [
         metrics,
@@ -256,6 +280,8 @@ def train(
     from densegym.agents.sb3.intrinsic_callback import IntrinsicUpdateCallback
 
     chain.append(IntrinsicUpdateCallback())  # trains batched/offline shapers at rollout end
+    limit = WallClockLimit(config.time_limit_s)
+    chain.append(limit)
     chain.extend(callbacks or [])
     remaining = config.steps - model.num_timesteps
     start_steps, start = model.num_timesteps, time.perf_counter()
@@ -277,12 +303,28 @@ def train(
         "wall_time_s": wall,
         "env_steps_per_s": (model.num_timesteps - start_steps) / wall if wall > 0 else 0.0,
         "run_dir": str(run_dir),
+        "stopped_at_time_limit": limit.stopped,
+        **_llm_spent(llm_before),
     }
     partial = run_dir / f".{SUMMARY_FILE}.{os.getpid()}.tmp"
     partial.write_text(json.dumps(summary, indent=2))
     os.replace(partial, run_dir / SUMMARY_FILE)  # atomic: a reader sees old or new, whole
     venv.close()
     return summary
+
+
+def _llm_spent(before: Any) -> dict[str, Any]:
+    """``llm_calls``, ``llm_tokens`` and ``llm_seconds`` this process spent since ``before``.
+
+    A run trains alone in its process (on every backend), so this is the run's own LLM
+    work: shapers, annotators and judges, whichever backend they called.
+    """
+    spent = total_usage().since(before)
+    return {
+        "llm_calls": int(spent["calls"]),
+        "llm_tokens": int(spent["prompt_tokens"] + spent["completion_tokens"]),
+        "llm_seconds": float(spent["seconds"]),
+    }
 
 
 def _finished_summary(run_dir: Path, timesteps: int) -> dict[str, Any] | None:

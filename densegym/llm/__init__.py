@@ -16,7 +16,12 @@ Example:
 """
 
 from densegym.llm.base import LLM
-from densegym.llm.errors import LLMConnectionError, LLMError, LLMServerError
+from densegym.llm.errors import (
+    LLMConnectionError,
+    LLMError,
+    LLMServerError,
+    LLMUnavailableError,
+)
 from densegym.llm.loading import DEFAULT_SPEC, load, parse_spec
 from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
 from densegym.llm.server import OpenAICompatServer
@@ -29,6 +34,7 @@ __all__ = [
     "LLMConnectionError",
     "LLMError",
     "LLMServerError",
+    "LLMUnavailableError",
     "OpenAICompatServer",
     "SamplingParams",
     "TokenLogprobs",

@@ -18,6 +18,10 @@ class LLMConnectionError(LLMError, ConnectionError):
     """A remote model server was down, too slow, or kept failing after bounded retries."""
 
 
+class LLMUnavailableError(LLMConnectionError):
+    """A server failed so often that its circuit breaker refuses calls for a while."""
+
+
 class LLMServerError(LLMError):
     """A remote model server answered with an error that retrying cannot fix (4xx)."""
 

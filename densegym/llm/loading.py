@@ -98,6 +98,35 @@ for _name, _factory in (
 _NO_ARGUMENT = frozenset({"smollm2", "tiny-random"})
 
 
+def check_spec(spec: str | Mapping[str, Any] | LLM) -> None:
+    """Raise ``ValueError`` now for a spec that :func:`load` would refuse (loads nothing).
+
+    For shapers that load their backend lazily: a typo in a spec fails at ``gym.make``
+    with one sentence, not later inside ``step`` or a background thread.
+
+    Example:
+        >>> check_spec("openai:m@http://127.0.0.1:8000/v1")
+        >>> check_spec("bogus:x")
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown LLM backend 'bogus'; registered LLM backends: gguf, hf, openai, ...
+    """
+    if isinstance(spec, LLM):
+        return
+    kind, argument, _ = parse_spec(spec)
+    if kind not in BACKENDS.names():
+        BACKENDS.get(kind)  # raises, listing the registered backends
+    if kind in _NO_ARGUMENT and argument:
+        raise ValueError(f"the {kind} backend takes no ':<argument>', got {spec!r}")
+    if kind == "openai":
+        from densegym.llm.openai_backend import normalise_base_url
+
+        model, at, base_url = argument.partition("@")
+        if not at or not model or not base_url:
+            raise ValueError(f"expected openai:<model>@<base_url>, got 'openai:{argument}'")
+        normalise_base_url(base_url)
+
+
 def load(
     spec: str | Mapping[str, Any] | LLM = DEFAULT_SPEC, *, shared: bool = False, **options: Any
 ) -> LLM:

@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 
 from densegym.llm.base import LLM
 from densegym.llm.errors import LLMServerError
-from densegym.llm.http import RetryPolicy, get_json, post_json
+from densegym.llm.http import CircuitBreaker, RetryPolicy, get_json, post_json
 from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
 from densegym.llm.stops import truncate
 
@@ -62,8 +62,13 @@ class OpenAIBackend(LLM):
         max_retries: Retries per request after the first attempt.
         backoff: First wait between attempts (doubles each time, capped by ``max_backoff``).
         max_backoff: Longest single wait.
-        total_timeout: Bound on one request including retries.
+        total_timeout: Bound on one request including retries (and on a trickled answer).
         max_concurrency: Requests in flight at once.
+        breaker_threshold: Failed requests in a row after which the server is not called
+            for ``breaker_cooldown`` seconds: calls fail at once with
+            :class:`~densegym.llm.errors.LLMUnavailableError`, so an LLM term built on
+            this backend costs nothing while its server is dead (``0``: never).
+        breaker_cooldown: Seconds before a refused server is tried again.
         name: Spec recorded on the backend.
 
     Token counts come from each answer's ``usage``. With ``n`` > 1 a server reports one
@@ -92,6 +97,8 @@ class OpenAIBackend(LLM):
         max_backoff: float = 8.0,
         total_timeout: float = 300.0,
         max_concurrency: int = 4,
+        breaker_threshold: int = 3,
+        breaker_cooldown: float = 60.0,
         name: str | None = None,
     ):
         if not model:
@@ -101,6 +108,9 @@ class OpenAIBackend(LLM):
         super().__init__(name or f"openai:{model}@{self.base_url}")
         self.policy = RetryPolicy(timeout, max_retries, backoff, max_backoff, total_timeout)
         self.max_concurrency = max(1, int(max_concurrency))
+        self.breaker = CircuitBreaker(
+            breaker_threshold, breaker_cooldown, name=f"LLM server {self.base_url}"
+        )
         key = api_key if api_key is not None else os.environ.get("OPENAI_API_KEY")
         self.headers = {"Authorization": f"Bearer {key}"} if key else {}
 
@@ -111,7 +121,20 @@ class OpenAIBackend(LLM):
 
     # ------------------------------------------------------------------ helpers
     def _post(self, endpoint: str, payload: dict[str, Any]) -> dict[str, Any]:
-        return post_json(f"{self.base_url}/{endpoint}", payload, self.policy, self.headers)
+        self.breaker.before_call()
+        try:
+            answer = post_json(f"{self.base_url}/{endpoint}", payload, self.policy, self.headers)
+        except LLMServerError as error:
+            if error.status is not None and 400 <= error.status < 500:
+                self.breaker.success()  # it answered: the request was wrong, not the server
+            else:
+                self.breaker.failure()
+            raise
+        except Exception:
+            self.breaker.failure()
+            raise
+        self.breaker.success()
+        return answer
 
     def _map(self, function: Callable[[T], R], items: Sequence[T]) -> list[R]:
         if len(items) <= 1 or self.max_concurrency == 1:

@@ -21,6 +21,7 @@ from densegym.rewards.llm.labels import (
     LabelCache,
     claim_usage,
     default_cache_path,
+    llm_health,
 )
 from densegym.rewards.llm.reward_models import make_model
 from densegym.rewards.llm.text import step_text
@@ -93,8 +94,8 @@ class LLMFeedbackBonus(LearnedShaper):
         ...                         "cache": False})
         >>> _ = env.reset(seed=0)
         >>> info = env.step(2)[4]
-        >>> sorted(info["llm_feedback_stats"])[:3]
-        ['cache_hits', 'dropped', 'errors']
+        >>> [key for key in sorted(info["llm_feedback_stats"]) if key.startswith("cache")]
+        ['cache_disabled', 'cache_errors', 'cache_hits']
         >>> env.close()
     """
 
@@ -119,6 +120,9 @@ class LLMFeedbackBonus(LearnedShaper):
     ):
         self._record_args(locals())
         super().__init__(env, online=online, coef=coef, normalize=normalize, clip=clip, name=name)
+        from densegym.llm.loading import check_spec
+
+        check_spec(backend)  # a bad spec fails here, not in the annotator's thread
         self.model = make_model(model)
         self.model_name = model
         self.task = dict(env.unwrapped.task or {})
@@ -175,7 +179,10 @@ class LLMFeedbackBonus(LearnedShaper):
             info[f"{self.term_name}_stats"] = {
                 **self.annotator.stats,
                 "queue": self.annotator.queue_length,
+                **llm_health(self.annotator.llm, self.annotator.cache),
             }
+            if info[f"{self.term_name}_stats"]["llm_disabled"]:
+                info[f"{self.term_name}_disabled"] = True
             delta = self._usage_delta()
             if delta["calls"] or delta["tokens"]:
                 usage = info.setdefault("llm_usage", {"tokens": 0.0, "calls": 0.0})

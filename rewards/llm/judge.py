@@ -15,7 +15,13 @@ from typing import Any
 import gymnasium as gym
 
 from densegym.rewards.core import ShapedReward, Transition
-from densegym.rewards.llm.labels import LabelCache, ask_choice, claim_usage, default_cache_path
+from densegym.rewards.llm.labels import (
+    LabelCache,
+    ask_choice,
+    claim_usage,
+    default_cache_path,
+    llm_health,
+)
 from densegym.rewards.llm.text import step_text
 
 logger = logging.getLogger(__name__)
@@ -49,7 +55,12 @@ class LLMJudgeBonus(ShapedReward):
     (falling back to the task's goal itself when the answer lists none). Judging is a
     yes/no question per open subgoal and new caption, batched in one LLM call and
     cached; an LLM failure judges "no", sets ``info["<term>_error"]`` and is logged.
-    ``info["<term>_achieved"]`` lists the subgoals reached this episode.
+    ``info["<term>_achieved"]`` lists the subgoals reached this episode. A server that
+    keeps failing trips its backend's circuit breaker: the term pays 0 without calling
+    it, ``info["<term>_disabled"]`` is set, and it is tried again after the cool-down.
+    ``info["<term>_stats"]`` counts errors, breaker and label-cache failures
+    (:func:`~densegym.rewards.llm.labels.llm_health`); a broken cache file only turns
+    the cache off.
 
     Args:
         env: environment to wrap.
@@ -88,6 +99,9 @@ class LLMJudgeBonus(ShapedReward):
     ):
         self._record_args(locals())
         super().__init__(env, coef=coef, normalize=normalize, clip=clip, name=name)
+        from densegym.llm.loading import check_spec
+
+        check_spec(backend)  # a bad spec fails here, not inside step
         self.backend_spec = backend
         self.task = dict(env.unwrapped.task or {})
         self.goal = str(self.task.get("goal", self.task.get("id", "the task")))
@@ -181,6 +195,10 @@ class LLMJudgeBonus(ShapedReward):
                     paid += 1
         if self.errors > errors_before:
             info[f"{self.term_name}_error"] = True
+        health = llm_health(self.llm, self.cache)
+        if health["llm_disabled"]:
+            info[f"{self.term_name}_disabled"] = True
+        info[f"{self.term_name}_stats"] = {"errors": self.errors, **health}
         info[f"{self.term_name}_subgoals"] = list(self.decompose())
         info[f"{self.term_name}_achieved"] = list(self.achieved)
         if self.llm is not None:

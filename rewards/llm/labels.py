@@ -44,18 +44,86 @@ PREFERENCE_PROMPT = (
 class LabelCache:
     """A SQLite table of ``key -> value`` (thread-safe; one file, many processes).
 
+    The cache only saves LLM calls, so it never fails a step: a file that cannot be
+    opened, read or written (corrupt, read-only, a full disk) turns the cache off
+    (:attr:`disabled`, logged once), and a lock another process holds longer than
+    ``timeout`` seconds is a miss; ``max_locked`` such misses in a row turn it off too.
+    :attr:`stats` counts the errors (shapers report them in ``info["<term>_stats"]``).
+
     Args:
         path: database file (created with its folder).
+        timeout: seconds to wait for another process's lock before counting a miss
+            (default :attr:`LOCK_TIMEOUT`).
+        max_locked: lock timeouts in a row after which the cache is turned off.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.sqlite"
+        >>> _ = path.write_bytes(b"not a database" * 100)
+        >>> cache = LabelCache(path)
+        >>> cache.get_many(["k"]), cache.stats
+        ({}, {'cache_errors': 1, 'cache_disabled': 1})
     """
 
-    def __init__(self, path: str | Path):
+    #: Seconds to wait for another process's lock (when ``timeout`` is not given).
+    LOCK_TIMEOUT = 1.0
+
+    def __init__(self, path: str | Path, timeout: float | None = None, max_locked: int = 3):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.timeout = float(self.LOCK_TIMEOUT if timeout is None else timeout)
+        self.max_locked = int(max_locked)
+        self.errors = 0
+        self.disabled = False
+        self.last_error: str | None = None
+        self._locked_in_a_row = 0
         self._lock = threading.Lock()
-        self._db = sqlite3.connect(str(self.path), timeout=30, check_same_thread=False)
-        with self._lock, self._db:
-            self._db.execute("CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, value REAL)")
-            self._db.execute("CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, value TEXT)")
+        self._db: sqlite3.Connection | None = None
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(
+                str(self.path), timeout=self.timeout, check_same_thread=False
+            )
+            with self._lock, self._db:
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS labels (key TEXT PRIMARY KEY, value REAL)"
+                )
+                self._db.execute(
+                    "CREATE TABLE IF NOT EXISTS texts (key TEXT PRIMARY KEY, value TEXT)"
+                )
+        except (sqlite3.Error, OSError) as error:
+            self._failed(error)
+
+    @property
+    def stats(self) -> dict[str, int]:
+        """``cache_errors`` (failed reads and writes) and ``cache_disabled`` (0 or 1)."""
+        return {"cache_errors": self.errors, "cache_disabled": int(self.disabled)}
+
+    def _failed(self, error: BaseException) -> None:
+        """Count a failed operation; turn the cache off unless it was a passing lock."""
+        self.errors += 1
+        self.last_error = f"{type(error).__name__}: {error}"
+        message = str(error).lower()
+        locked = isinstance(error, sqlite3.OperationalError) and (
+            "locked" in message or "busy" in message
+        )
+        self._locked_in_a_row = self._locked_in_a_row + 1 if locked else 0
+        if locked and self._locked_in_a_row < self.max_locked:
+            if self.errors == 1:
+                logger.warning("LLM label cache %s is locked (%s); a miss", self.path, error)
+            return
+        if not self.disabled:
+            self.disabled = True
+            logger.warning(
+                "LLM label cache %s failed (%s); going on without a disk cache",
+                self.path,
+                self.last_error,
+            )
+            if self._db is not None:
+                try:
+                    self._db.close()
+                except sqlite3.Error:
+                    pass
+                self._db = None
 
     @staticmethod
     def key(backend: str, prompt: str, text: str) -> str:
@@ -63,37 +131,92 @@ class LabelCache:
         return hashlib.sha256("\x1f".join((backend, prompt, text)).encode()).hexdigest()
 
     def get_many(self, keys: Sequence[str]) -> dict[str, float]:
-        """The cached values of those ``keys`` that have one."""
+        """The cached values of those ``keys`` that have one (none when the cache failed)."""
         found: dict[str, float] = {}
         keys = list(keys)
         with self._lock:
-            for start in range(0, len(keys), 500):
-                chunk = keys[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                query = f"SELECT key, value FROM labels WHERE key IN ({marks})"  # noqa: S608
-                found.update(self._db.execute(query, chunk).fetchall())
+            if self._db is None:
+                return found
+            try:
+                for start in range(0, len(keys), 500):
+                    chunk = keys[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    query = f"SELECT key, value FROM labels WHERE key IN ({marks})"  # noqa: S608
+                    found.update(self._db.execute(query, chunk).fetchall())
+            except sqlite3.Error as error:
+                self._failed(error)
+                return {}
+            self._locked_in_a_row = 0
         return found
 
     def put_many(self, values: dict[str, float]) -> None:
-        """Store values (replacing old ones)."""
-        with self._lock, self._db:
-            self._db.executemany("INSERT OR REPLACE INTO labels VALUES (?, ?)", values.items())
+        """Store values (replacing old ones); a failed write is counted, not raised."""
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                with self._db:
+                    self._db.executemany(
+                        "INSERT OR REPLACE INTO labels VALUES (?, ?)", values.items()
+                    )
+            except sqlite3.Error as error:
+                self._failed(error)
 
     def get_json(self, key: str) -> Any:
-        """A JSON value stored with :meth:`put_json` (``None`` when missing)."""
+        """A JSON value stored with :meth:`put_json` (``None`` when missing or unreadable)."""
         with self._lock:
-            row = self._db.execute("SELECT value FROM texts WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else None
+            if self._db is None:
+                return None
+            try:
+                row = self._db.execute("SELECT value FROM texts WHERE key = ?", (key,)).fetchone()
+                return json.loads(row[0]) if row else None
+            except (sqlite3.Error, ValueError, TypeError) as error:
+                self._failed(error)
+                return None
 
     def put_json(self, key: str, value: Any) -> None:
         """Store a JSON-serialisable value (e.g. a list of subgoals)."""
-        with self._lock, self._db:
-            self._db.execute("INSERT OR REPLACE INTO texts VALUES (?, ?)", (key, json.dumps(value)))
+        with self._lock:
+            if self._db is None:
+                return
+            try:
+                with self._db:
+                    self._db.execute(
+                        "INSERT OR REPLACE INTO texts VALUES (?, ?)", (key, json.dumps(value))
+                    )
+            except sqlite3.Error as error:
+                self._failed(error)
 
     def close(self) -> None:
         """Close the database."""
         with self._lock:
-            self._db.close()
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+
+def llm_health(llm: Any, cache: LabelCache | None) -> dict[str, int]:
+    """Counters of an LLM term's backend breaker and label cache, for ``info[...]["_stats"]``.
+
+    ``llm_failures`` (failed calls), ``llm_refused`` (calls the open breaker refused),
+    ``llm_disabled`` (1 while the breaker is open), ``llm_breaker_trips``, and the
+    cache's ``cache_errors`` and ``cache_disabled``. Backends without a breaker (local
+    models) report zeros.
+
+    Example:
+        >>> llm_health(None, None)["llm_disabled"]
+        0
+    """
+    breaker = getattr(llm, "breaker", None)
+    stats = breaker.stats if breaker is not None else {}
+    out = {
+        "llm_failures": int(stats.get("failures", 0)),
+        "llm_refused": int(stats.get("refused", 0)),
+        "llm_disabled": int(breaker.is_open) if breaker is not None else 0,
+        "llm_breaker_trips": int(stats.get("trips", 0)),
+    }
+    out.update(cache.stats if cache is not None else {"cache_errors": 0, "cache_disabled": 0})
+    return out
 
 
 _CLAIMED: weakref.WeakKeyDictionary[Any, dict[str, float]] = weakref.WeakKeyDictionary()
