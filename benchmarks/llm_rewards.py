@@ -2,7 +2,13 @@
 
 For each env: sparse PPO, hand-written ``potential``, ``llm_code`` (the best of
 ``--rounds`` rounds of ``--k`` candidates from ``design_reward``), ``llm_feedback``
-(``cls`` model) and ``llm_judge``, over ``--seeds`` seeds, one training process at a time.
+(``cls`` model) and ``llm_judge``, over ``--seeds`` seeds, one run at a time by default.
+Each env's runs are one sweep (:func:`densegym.agents.runs.sweep.sweep_runs`): ``--engine ray``
+sends them to Ray Tune, on this machine or a cluster (``--address``, ``--storage``), with
+``--workers`` trials at a time. The wall-clock limit of a run (``--run-timeout``) travels in
+its config (``RunConfig.time_limit_s``) and its LLM work is read back from its summary
+(``llm_calls``, ``llm_tokens``, ``llm_seconds``), so both hold on any engine; parallel runs
+share the label cache, so "later seeds pay less" holds only one run at a time.
 Labels and judgements go to a fresh SQLite cache in ``--logdir``, so the first seed pays
 for them and later seeds show what the cache saves. After the runs, a probe asks the
 annotator about random states and scores its answers against a hand rule (evidence of
@@ -16,6 +22,7 @@ over seeds).
     python benchmarks/llm_rewards.py --tiny                            # mechanics check
     python benchmarks/llm_rewards.py --results benchmarks/results/llm_rewards
     python benchmarks/llm_rewards.py --envs densegym/MiniHack-Room-5x5-v0 --seeds 1
+    python benchmarks/llm_rewards.py --engine ray --workers 2 --results /tmp/llm_rewards
 """
 
 from __future__ import annotations
@@ -35,14 +42,13 @@ from typing import Any
 
 import gymnasium as gym
 import pandas as pd
-from stable_baselines3.common.callbacks import BaseCallback
 
 import densegym
 import densegym.llm
 from densegym.agents.reward_design import design_reward
 from densegym.agents.runs import RunConfig, RunRecord
+from densegym.agents.runs.sweep import add_engine_arguments, engine_options, sweep_runs
 from densegym.agents.sb3.plotting import plot_success
-from densegym.agents.sb3.training import train
 from densegym.rewards.llm import sample_transitions
 from densegym.rewards.llm.features import compose_code, feature_menu
 from densegym.rewards.llm.labels import LABEL_PROMPT, ask_choice
@@ -66,25 +72,6 @@ REFERENCE_WEIGHTS: dict[str, dict[str, float]] = {
 HYPERPARAMS: dict[str, dict[str, Any]] = {
     "densegym/MountainCarSparse-v0": {"ent_coef": 0.01, "learning_rate": 1e-3},
 }
-
-
-class WallClockLimit(BaseCallback):
-    """Stops a training run after ``seconds`` of wall-clock time (``0``: no limit)."""
-
-    def __init__(self, seconds: float):
-        super().__init__()
-        self.seconds = float(seconds)
-        self.start = 0.0
-        self.stopped = False
-
-    def _on_training_start(self) -> None:
-        self.start = time.perf_counter()
-
-    def _on_step(self) -> bool:
-        if self.seconds > 0 and time.perf_counter() - self.start > self.seconds:
-            self.stopped = True
-            return False
-        return True
 
 
 def steps_to_half(run_dir: str) -> float:
@@ -182,8 +169,33 @@ def write_reference(env_id: str, logdir: Path) -> str:
     return str(path.resolve())
 
 
+def run_row(env_id: str, name: str, seed: int, result: dict[str, Any]) -> dict[str, Any]:
+    """The table row of one run from its sweep row (its summary, or why it failed)."""
+    row: dict[str, Any] = {"env": env_id, "shaping": name, "seed": seed}
+    if result.get("status") == "failed":
+        row.update(steps=0, stopped_at_time_limit=False, success=math.nan, steps_to_50=math.nan)
+        row.update(llm_calls=0, llm_tokens=0, llm_seconds=0.0, wall_s=math.nan)
+        return {**row, "run_dir": result["run_dir"], "error": result.get("error")}
+    row.update(
+        {
+            "steps": result["timesteps"],
+            "stopped_at_time_limit": bool(result.get("stopped_at_time_limit", False)),
+            "success": result["success_rate"],
+            "steps_to_50": steps_to_half(result["run_dir"]),
+            "llm_calls": result.get("llm_calls", 0),
+            "llm_tokens": result.get("llm_tokens", 0),
+            "llm_seconds": round(result.get("llm_seconds", 0.0), 2),
+            "wall_s": round(result["wall_time_s"], 1),
+            "run_dir": result["run_dir"],
+        }
+    )
+    row.update(last_logged(result["run_dir"], f"reward/{name}"))
+    row.update(last_logged(result["run_dir"], "llm_feedback/"))
+    return row
+
+
 def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Train every (env, shaping, seed) one after another; return rows and design records."""
+    """Design, then sweep every (shaping, seed) of each env; return rows and design records."""
     rows = []
     designs: dict[str, Any] = {}
     for env_id in args.envs.split(","):
@@ -192,10 +204,10 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]
             code_path, designs[env_id] = run_design(env_id, args)
         if "menu_reference" in args.shapings:
             reference_path = write_reference(env_id, Path(args.logdir))
+        plan = []  # (shaping name, seed, config), trained in this order
         for name in args.shapings.split(","):
             path = reference_path if name == "menu_reference" else code_path
             for seed in range(args.seeds):
-                before = dict(densegym.llm.total_usage())
                 config = RunConfig(
                     env_id,
                     shaping=spec_for(name, args, path),
@@ -205,29 +217,21 @@ def run(args: argparse.Namespace) -> tuple[list[dict[str, Any]], dict[str, Any]]
                     logdir=str(Path(args.logdir) / "runs"),
                     log_every=max(args.steps // 25, 256),
                     hyperparams=hyperparams_for(env_id, args),
+                    time_limit_s=args.run_timeout,
                 )
-                limit = WallClockLimit(args.run_timeout)
-                summary = train(config, progress=not args.quiet, callbacks=[limit])
-                cost = usage_since(before)
-                row = {
-                    "env": env_id,
-                    "shaping": name,
-                    "seed": seed,
-                    "steps": summary["timesteps"],
-                    "stopped_at_time_limit": limit.stopped,
-                    "success": summary["success_rate"],
-                    "steps_to_50": steps_to_half(summary["run_dir"]),
-                    "llm_calls": cost.get("calls", 0),
-                    "llm_tokens": cost.get("prompt_tokens", 0) + cost.get("completion_tokens", 0),
-                    "llm_seconds": round(cost.get("seconds", 0.0), 2),
-                    "wall_s": round(summary["wall_time_s"], 1),
-                    "run_dir": summary["run_dir"],
-                }
-                row.update(last_logged(summary["run_dir"], f"reward/{name}"))
-                row.update(last_logged(summary["run_dir"], "llm_feedback/"))
-                rows.append(row)
-                if not args.quiet:
-                    print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}), flush=True)
+                plan.append((name, seed, config))
+        result = sweep_runs(
+            [config for _, _, config in plan],
+            workers=args.workers,
+            rerun=not args.resume,
+            progress=not args.quiet,
+            **engine_options(args),
+        )
+        for (name, seed, _), summary in zip(plan, result.rows):
+            row = run_row(env_id, name, seed, summary)
+            rows.append(row)
+            if not args.quiet:
+                print(json.dumps({k: v for k, v in row.items() if k != "run_dir"}), flush=True)
     return rows, designs
 
 
@@ -411,6 +415,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--logdir", default="runs/llm_rewards")
     parser.add_argument("--results", default="", help="prefix of the JSON/Markdown/PNG outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or run lines")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="runs at a time (1: the cache figures hold)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep runs an earlier call finished in --logdir and continue unfinished ones "
+        "(default: every run trains afresh, as the published figures did)",
+    )
+    add_engine_arguments(parser)
     parser.add_argument("--tiny", action="store_true", help="tiny-random, 512 steps, 1 seed")
     args = parser.parse_args(argv)
     if args.tiny:

@@ -24,6 +24,11 @@ rendering half (tables, plots, the README section) is ``minihack_exploration_rep
     python benchmarks/minihack_exploration.py                       # full budget
     python benchmarks/minihack_exploration.py --steps 100000 --seeds 1 --tasks KeyRoom-S5
     python benchmarks/minihack_exploration.py --report-only         # rebuild the outputs
+    python benchmarks/minihack_exploration.py --engine ray --address auto --storage /shared/ray
+
+``--engine ray`` sends the same runs to Ray Tune (this machine, or a cluster with
+``--address``); the run folders and every output are the same as with the default
+``--engine local``.
 """
 
 from __future__ import annotations
@@ -58,7 +63,8 @@ from minihack_exploration_report import (
 )
 
 from densegym import logging as names
-from densegym.agents.runs import RunConfig, finished_summary, run_all, train
+from densegym.agents.runs import RunConfig, finished_summary, train
+from densegym.agents.runs.sweep import add_engine_arguments, engine_options, sweep_runs
 
 HERE = Path(__file__).parent
 RESULTS = HERE / "results" / "minihack_exploration.json"
@@ -109,21 +115,39 @@ def train_unfinished(
     workers: int,
     log: Any = print,
     archive_dir: Path | None = None,
+    **engine: Any,
 ) -> None:
-    """Train every run finished neither in its folder nor in the archive, ``workers`` at a time."""
-    todo = [
-        config
-        for task, shaping, config in rows
-        if finished_summary(config) is None
-        and not (
+    """Train every run finished neither in its folder nor in the archive, ``workers`` at a time.
+
+    The runs go through :func:`~densegym.agents.runs.sweep.sweep_runs` in the plan's order,
+    on this machine or on Ray (``engine``: its ``engine``, ``address``, ``storage``, ...);
+    the sweep also writes its per-task report (``<logdir>/<env>/summary.csv``, ...) of the
+    runs with folders.
+    """
+    configs, todo = [], []  # runs with folders; runs to train (finished nowhere)
+    for task, shaping, config in rows:
+        if finished_summary(config) is not None:
+            configs.append(config)
+        elif not (
             archive_dir and archive.finished(archive_dir, task, shaping, config.seed, config.steps)
-        )
-    ]
+        ):
+            configs.append(config)
+            todo.append(config)
     log(f"{len(rows) - len(todo)} runs finished already, {len(todo)} to train")
-    run_all(todo, "local", workers=workers, on_done=lambda summary: log(_done_line(summary)))
+
+    def done(row: dict[str, Any]) -> None:
+        log(_done_line(row))
+
+    if configs:
+        sweep_runs(configs, workers=workers, on_done=done, progress=False, **engine)
 
 
 def _done_line(summary: dict[str, Any]) -> str:
+    if summary.get("status") == "failed":
+        return (
+            f"  FAILED {names.env_slug(summary['env_id'])} {summary['shaping']} "
+            f"s{summary['seed']} after {summary['retries']} retries: {summary['error']}"
+        )
     return (
         f"  done {names.env_slug(summary['env_id'])} {summary['shaping']} s{summary['seed']}: "
         f"success {summary['success_rate']:.2f}, {summary['env_steps_per_s']:.0f} steps/s, "
@@ -200,6 +224,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--speed-rounds", type=int, default=3)
     parser.add_argument("--speed-task", default="", help="task of the speed runs (first task)")
     parser.add_argument("--report-only", action="store_true", help="only rebuild the outputs")
+    add_engine_arguments(parser)
     parser.add_argument(
         "--include-partial",
         action="store_true",
@@ -238,7 +263,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     archive_dir = Path(args.archive) if args.archive else None
     start = time.perf_counter()
     if not args.report_only:
-        train_unfinished(rows, args.workers, archive_dir=archive_dir)
+        train_unfinished(rows, args.workers, archive_dir=archive_dir, **engine_options(args))
     runs, curves = collect(rows, partial=args.include_partial)
     if archive_dir:
         archive.save_runs(runs, curves, archive_dir)

@@ -21,6 +21,7 @@ Usage::
 
     python benchmarks/shaping_sample_efficiency.py --tiny     # seconds, smoke run
     python benchmarks/shaping_sample_efficiency.py --steps 10000 --seeds 0 1 2
+    python benchmarks/shaping_sample_efficiency.py --engine ray --workers 2  # Ray Tune trials
 
 Writes TensorBoard runs and ``summary.csv``/``curves.csv`` under ``--logdir`` (via
 :func:`densegym.agents.sb3.compare.compare`), and ``shaping_sample_efficiency.json``,
@@ -41,6 +42,7 @@ import pandas as pd
 
 import densegym  # noqa: F401  (registers the env ids)
 from densegym.agents.runs import RunConfig, steps_to_success
+from densegym.agents.runs.sweep import add_engine_arguments, engine_options
 from densegym.agents.sb3.compare import compare
 from densegym.agents.sb3.plotting import plot_success
 from densegym.rewards import shaping_label
@@ -244,7 +246,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         hyperparams=hyperparams,
         env_kwargs={"difficulty": args.difficulty, "view": view_spec(args.proposer)},
     )
-    paths = compare(base, [specs[s] for s in args.shapings], args.seeds, workers=args.workers)
+    engine = engine_options(args)
+    paths = compare(
+        base,
+        [specs[s] for s in args.shapings],
+        args.seeds,
+        workers=args.workers,
+        backend=engine.pop("engine"),
+        **engine,
+    )
     curves = pd.read_csv(paths["curves_csv"])
     curves["shaping"] = curves["shaping"].map(lambda label: names.get(label, label))
     order = [s for s in SHAPINGS if s in set(curves["shaping"])]
@@ -302,6 +312,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--workers", type=int, default=1, help="training processes at a time")
     parser.add_argument("--logdir", default="runs/shaping_sample_efficiency")
+    add_engine_arguments(parser)
     parser.add_argument("--out", default="benchmarks/results")
     parser.add_argument(
         "--tiny", action="store_true", help="smoke run: tiny-random, 1 seed, ~256 steps"

@@ -21,6 +21,7 @@ Usage::
 
     python benchmarks/tool_use.py                 # default budget (~5 min on 2 cores)
     python benchmarks/tool_use.py --tasks 200 --ppo-steps 20000
+    python benchmarks/tool_use.py --engine ray --workers 2   # the PPO runs as Ray Tune trials
 
 Writes ``benchmarks/results/tool_use.json``.
 """
@@ -223,38 +224,65 @@ def _view(dim: int) -> dict[str, Any]:
     return {"id": "candidates", "k": K, "encoder": {"id": "ngram", "dim": dim}}
 
 
-def train_ppo(family: str, shaping: str, steps: int, logdir: str, dim: int) -> tuple[Any, float]:
-    """Train PPO on the grounded-candidates view; return the model and the train seconds."""
-    from densegym.agents.sb3.training import ALGORITHMS, RunConfig, train
+PPO_SHAPINGS = ("none", "potential")
 
-    env_kwargs: dict[str, Any] = {"view": _view(dim)}
-    if shaping != "none":
-        env_kwargs["shaping"] = shaping
-    config = RunConfig(
+
+def ppo_config(family: str, shaping: str, steps: int, logdir: str, dim: int) -> Any:
+    """The PPO run of one family and shaping, on the grounded-candidates view."""
+    from densegym.agents.runs import RunConfig
+
+    return RunConfig(
         f"densegym/ToolShop-{family}-v0",
         algo="ppo",
+        shaping=None if shaping == "none" else shaping,
         steps=steps,
         n_envs=4,
         seed=0,
         logdir=logdir,
-        env_kwargs=env_kwargs,
+        env_kwargs={"view": _view(dim)},
         hyperparams={"n_steps": 128, "batch_size": 128, "n_epochs": 4, "learning_rate": 1e-3},
         log_every=max(steps // 4, 512),
     )
-    start = time.perf_counter()
-    summary = train(config, progress=False)
-    seconds = time.perf_counter() - start
-    model = ALGORITHMS["ppo"].load(f"{summary['run_dir']}/final_model.zip", device="cpu")
-    return model, seconds
+
+
+def train_ppo(
+    families: tuple[str, ...], steps: int, logdir: str, dim: int, **engine: Any
+) -> dict[tuple[str, str], tuple[Any, float]]:
+    """Train PPO for every (family, shaping) as one sweep; the models and their train seconds.
+
+    ``engine``: :func:`~densegym.agents.runs.sweep.sweep_runs` options (``engine="ray"``
+    sends the runs to Ray Tune).
+    """
+    from densegym.agents.runs.sweep import sweep_runs
+    from densegym.agents.sb3.training import ALGORITHMS
+
+    keys = [(family, shaping) for family in families for shaping in PPO_SHAPINGS]
+    configs = [ppo_config(family, shaping, steps, logdir, dim) for family, shaping in keys]
+    engine.setdefault("workers", 1)
+    result = sweep_runs(configs, progress=False, **engine)
+    out = {}
+    for key, row in zip(keys, result.rows):
+        if row.get("status") == "failed":
+            raise RuntimeError(f"PPO on {key[0]} with {key[1]} failed: {row.get('error')}")
+        model = ALGORITHMS["ppo"].load(f"{row['run_dir']}/final_model.zip", device="cpu")
+        out[key] = (model, row["wall_time_s"])
+    return out
 
 
 def agents(
-    tasks: int, astar_tasks: int, ppo_steps: int, dim: int, families: tuple[str, ...]
+    tasks: int,
+    astar_tasks: int,
+    ppo_steps: int,
+    dim: int,
+    families: tuple[str, ...],
+    logdir: str = "",
+    **engine: Any,
 ) -> dict[str, Any]:
-    """Measure section 2 (see the module docs)."""
+    """Measure section 2 (see the module docs); ``engine``: where the PPO runs train."""
     seeds = list(range(1000, 1000 + tasks))
     out: dict[str, Any] = {}
-    logdir = tempfile.mkdtemp(prefix="tool_use_bench_")
+    logdir = logdir or tempfile.mkdtemp(prefix="tool_use_bench_")
+    models = train_ppo(families, ppo_steps, logdir, dim, **engine) if ppo_steps else {}
     for family in families:
         env_id = f"densegym/ToolShop-{family}-v0"
         rows: dict[str, Any] = {}
@@ -267,8 +295,8 @@ def agents(
         text_env.close()
         if ppo_steps:
             view_env = gym.make(env_id, view=_view(dim))
-            for shaping in ("none", "potential"):
-                model, train_s = train_ppo(family, shaping, ppo_steps, logdir, dim)
+            for shaping in PPO_SHAPINGS:
+                model, train_s = models[family, shaping]
                 row = run_agent(model, view_env, seeds)
                 row["train_s"] = train_s
                 row["train_steps"] = ppo_steps
@@ -323,6 +351,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--families", default=",".join(FAMILIES))
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument("--logdir", default="", help="PPO run folders (default: a temp folder)")
+    parser.add_argument("--workers", type=int, default=1, help="PPO runs at a time")
+    from densegym.agents.runs.sweep import add_engine_arguments, engine_options
+
+    add_engine_arguments(parser)
     args = parser.parse_args(argv)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     import torch
@@ -348,7 +381,16 @@ def main(argv: list[str] | None = None) -> int:
         },
         "date": time.strftime("%Y-%m-%d"),
         "env_speed": speed,
-        "agents": agents(args.tasks, args.astar_tasks, args.ppo_steps, args.dim, families),
+        "agents": agents(
+            args.tasks,
+            args.astar_tasks,
+            args.ppo_steps,
+            args.dim,
+            families,
+            args.logdir,
+            workers=args.workers,
+            **engine_options(args),
+        ),
     }
     result["wall_s"] = time.perf_counter() - start
     path = Path(args.results)

@@ -34,6 +34,20 @@ def _parse_shaping(text: str | None) -> Any:
         raise SystemExit(f"--shaping: not valid JSON: {error}") from None
 
 
+def _check_shaping(shaping: Any, flag: str = "--shaping") -> Any:
+    """Refuse a spec naming an unknown shaper or argument now, before anything trains."""
+    from densegym.rewards.registry import _check_kwargs, normalize_spec, shaper_class
+
+    try:
+        for spec in normalize_spec(shaping):
+            # "scope" (agent or team) is read by multi-agent shaping, not by the shaper.
+            options = {k: v for k, v in spec.items() if k not in ("id", "batched", "scope")}
+            _check_kwargs(spec["id"], shaper_class(spec["id"]), options)
+    except (TypeError, ValueError) as error:
+        raise SystemExit(f"{flag}: {error}") from None
+    return shaping
+
+
 def _split_shapings(text: str) -> list[Any]:
     text = text.strip()
     if text.startswith("["):
@@ -68,6 +82,27 @@ def _env_capabilities(env_id: str) -> str:
     return names
 
 
+def _parallel_rows() -> list[tuple[str, int, str, int]]:
+    """The multi-agent ids: (id, agents, extra, max cycles), and their potentials registered.
+
+    The multi-agent potentials (``ma_*``) are registered here so that the listing is the
+    same whatever was imported before (they live with the PettingZoo extra).
+    """
+    from densegym.registration import PARALLEL_ENTRIES
+
+    try:
+        from densegym.rewards.multiagent import register_potentials
+    except ImportError:  # no multiagent extra
+        pass
+    else:
+        register_potentials()
+    rows = []
+    for entry in PARALLEL_ENTRIES:
+        agents = int(entry.kwargs.get("n_agents", entry.kwargs.get("N", 0)))
+        rows.append((entry.id, agents, entry.extra or "core", int(entry.max_episode_steps or 0)))
+    return rows
+
+
 def list_markdown() -> str:
     """The env and shaper listing, as the Markdown block kept in the README."""
     import gymnasium as gym
@@ -81,6 +116,9 @@ def list_markdown() -> str:
     for entry in ENTRIES:
         limit = gym.registry[entry.id].max_episode_steps
         lines.append(f"| `{entry.id}` | {entry.world} | {entry.extra or 'core'} | {limit} |")
+    lines += ["", "| multi-agent env id | agents | extra | max cycles |", "|---|---|---|---|"]
+    for env_id, agents, extra, cycles in _parallel_rows():
+        lines.append(f"| `{env_id}` | {agents} | {extra} | {cycles} |")
     lines += ["", "| shaper | what it adds | needs from the env |", "|---|---|---|"]
     for name in rewards.available():
         doc = (shaper_class(name).__doc__ or "").strip().splitlines()
@@ -113,6 +151,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for entry in ENTRIES:
         envs.add_row(entry.id, entry.world, entry.extra or "core", _env_capabilities(entry.id))
     console.print(envs)
+    teams = Table(title="multi-agent environments (PettingZoo parallel; shaping scope agent or team)")
+    for column in ("id", "agents", "extra", "max cycles"):
+        teams.add_column(column)
+    for env_id, agents, extra, cycles in _parallel_rows():
+        teams.add_row(env_id, str(agents), extra, str(cycles))
+    console.print(teams)
     shapers = Table(title="shapers")
     for column in ("name", "description", "needs from the env"):
         shapers.add_column(column)
@@ -158,7 +202,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
     else:
         if not args.env_id:
             raise SystemExit("train needs --env (or --resume RUN_DIR)")
-        config = _base_config(args, _parse_shaping(args.shaping))
+        config = _base_config(args, _check_shaping(_parse_shaping(args.shaping)))
         summary = train(config, progress=not args.no_progress)
     print(json.dumps(summary, indent=2))
     print(f"TensorBoard: tensorboard --logdir {summary['run_dir']}")
@@ -211,10 +255,29 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from densegym.agents import evaluate
 
     torch.set_num_threads(1)
+    if args.episodes < 1:
+        raise SystemExit(f"--episodes must be at least 1, got {args.episodes}")
     agent, env_id, run_shaping, env_kwargs = _load_agent(args)
     if args.env_kwargs:
         env_kwargs = json.loads(args.env_kwargs)
     shaping = _parse_shaping(args.shaping) if args.shaping is not None else run_shaping
+    from densegym.registration import entry_for
+
+    entry = entry_for(env_id)
+    if entry is not None and entry.kind == "parallel":  # one policy plays every agent
+        from densegym.agents.sb3.multiagent import evaluate_parallel
+
+        team = evaluate_parallel(
+            agent,
+            env_id,
+            n_episodes=args.episodes,
+            seed=args.seed,
+            deterministic=not args.stochastic,
+            shaping=shaping or None,
+            env_kwargs=env_kwargs,
+        )
+        print(json.dumps({"env_id": env_id, **team}, indent=2))
+        return 0
     if shaping:
         env_kwargs = {**env_kwargs, "shaping": shaping}
     env = gym.make(env_id, **env_kwargs)
@@ -292,7 +355,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise SystemExit(str(error)) from None
     console = Console()
     shapings = [
-        _parse_shaping(s) if isinstance(s, str) else s for s in _split_shapings(args.shaping)
+        _check_shaping(_parse_shaping(s) if isinstance(s, str) else s)
+        for s in _split_shapings(args.shaping)
     ]
     base = _base_config(args, None)
     seeds = list(range(args.seed, args.seed + args.seeds))

@@ -177,6 +177,11 @@ ENTRIES: tuple[EnvEntry, ...] = (
 )
 
 
+#: PPO on the small cooperative tasks (one row per agent): short rollouts and an entropy
+#: bonus, as densegym.agents.sb3.multiagent's PPO_DEFAULTS.
+_MULTIAGENT_PPO: dict[str, Any] = {"n_steps": 128, "ent_coef": 0.01}
+
+
 def _multiagent(name: str, base: str, cycles: int, **kwargs: Any) -> EnvEntry:
     return EnvEntry(
         name=f"MA-{name}",
@@ -186,6 +191,7 @@ def _multiagent(name: str, base: str, cycles: int, **kwargs: Any) -> EnvEntry:
         world="multiagent",
         extra="multiagent",
         kind="parallel",
+        train_defaults={"ppo": _MULTIAGENT_PPO, "recurrent_ppo": _MULTIAGENT_PPO},
     )
 
 

@@ -31,7 +31,7 @@ class InvalidActionPenalty(ShapedReward):
         >>> import gymnasium as gym, densegym
         >>> env = gym.make("densegym/Arithmetic-v0", shaping="invalid_penalty")
         >>> _ = env.reset(seed=0)
-        >>> env.step("this is not a step")[4]["reward_terms"]["invalid_penalty"]
+        >>> env.step("Answer:")[4]["reward_terms"]["invalid_penalty"]  # an answer with no number
         -0.1
     """
 

@@ -49,6 +49,7 @@ Example:
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import gymnasium as gym
@@ -56,11 +57,11 @@ from gymnasium import spaces
 from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
-from densegym.rewards.core import ShapedReward
+from densegym.rewards.core import ShapedReward, Transition
 from densegym.rewards.potential import available_potentials, register_potential
 from densegym.rewards.registry import apply_shaping, find_shapers, normalize_spec
 
-__all__ = ["SCOPES", "ParallelShaping", "ScopeView", "scoped_specs"]
+__all__ = ["SCOPES", "ParallelShaping", "ScopeView", "scoped_specs", "step_shapers"]
 
 #: The scopes a spec may name; the first is the default.
 SCOPES = ("agent", "team")
@@ -157,6 +158,57 @@ class ScopeView(gym.Env):
         return self._fed
 
 
+def _flat_shapers(stack: gym.Env) -> list[ShapedReward] | None:
+    """The shapers of a stack, innermost first, when :func:`step_shapers` may run them.
+
+    That is when every layer above the :class:`ScopeView` is a :class:`ShapedReward`
+    that keeps the base ``step`` (it only adds its term); ``None`` otherwise (the stack
+    is then stepped as a Gym wrapper chain).
+    """
+    layers: list[ShapedReward] = []
+    current: Any = stack
+    while not isinstance(current, ScopeView):
+        if not isinstance(current, ShapedReward) or type(current).step is not ShapedReward.step:
+            return None
+        layers.append(current)
+        current = current.env
+    return layers[::-1]
+
+
+def step_shapers(
+    shapers: list[ShapedReward],
+    obs: Any,
+    action: Any,
+    terminated: bool,
+    truncated: bool,
+    info: dict[str, Any],
+) -> None:
+    """One step of a shaper stack without its Gym wrapper chain: each term into ``info``.
+
+    What :meth:`ShapedReward.step` does for each shaper, innermost first — the
+    transition from the shaper's last observation, ``reward_term``, its time, the term
+    pipeline (the scalar hot path for a plain float), ``write_info`` — with no view to
+    feed and no nested calls. ``info["reward_terms"]`` must hold ``extrinsic``.
+    """
+    extrinsic = info["reward_terms"]["extrinsic"]
+    clock = time.perf_counter
+    for shaper in shapers:
+        transition = Transition(
+            shaper._last_obs, action, obs, extrinsic, terminated, truncated, info
+        )
+        pipeline = shaper.pipeline
+        start = clock()
+        raw = shaper.reward_term(transition)
+        pipeline.compute_seconds += clock() - start
+        pipeline.compute_steps += 1
+        if type(raw) is float:
+            contribution = pipeline._process_number(raw)
+        else:
+            contribution = pipeline.process(raw)
+        pipeline.write_info(info, contribution)
+        shaper._last_obs = obs
+
+
 def agent_progress(env: Any, obs: Any) -> float:
     """Φ = ``progress(agent)`` of a multi-agent env, for the agent a :class:`ScopeView` shows."""
     return float(env.base.progress(env.agent))
@@ -229,6 +281,10 @@ class ParallelShaping(BaseParallelWrapper):
         agent_iter, team_iter = iter(agent_names), iter(team_names)
         self.term_names = [next(agent_iter if s == "agent" else team_iter) for s in self.scopes]
         self._team_names = team_names
+        # The hot path (see step): each stack's shapers run flat, without the wrapper chain.
+        self._agent_flat = {agent: _flat_shapers(s) for agent, s in self.agent_shapers.items()}
+        self._team_flat = _flat_shapers(self.team_shaper) if self.team_shaper else None
+        self._reorder = self.term_names != [*agent_names, *team_names]
 
     def _build(self, view: ScopeView, specs: list[dict[str, Any]]) -> gym.Env:
         try:
@@ -279,40 +335,91 @@ class ParallelShaping(BaseParallelWrapper):
         return obs, infos
 
     def step(self, actions: dict[str, Any]):
-        """Step the env once; add every agent's own terms and the team's terms."""
+        """Step the env once; add every agent's own terms and the team's terms.
+
+        Per step, the team's shapers run once and each agent's run on that agent's
+        transition, straight through their term pipelines (:func:`step_shapers`); the
+        only objects made are the shapers' transitions and the team's info.
+        """
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
+        if not rewards:
+            return obs, {}, terminations, truncations, infos
         team_terms: dict[str, float] = {}
-        team_counters: dict[str, dict[str, int]] = {}
-        if self.team_shaper is not None and rewards:
-            reward = sum(float(r) for r in rewards.values()) / len(rewards)
-            terminated = all(bool(t) for t in terminations.values())
-            truncated = not terminated and all(
-                bool(terminations[a]) or bool(truncations[a]) for a in rewards
+        team_counters: list[tuple[str, dict[str, int]]] = []
+        if self.team_shaper is not None:
+            team_terms, team_counters = self._team_step(
+                actions, rewards, terminations, truncations, infos
             )
-            info = self._team_info(infos, reward)
-            self.team_shaper.unwrapped.feed(self.env.state(), reward, terminated, truncated, info)
-            _, _, _, _, info = self.team_shaper.step(dict(actions))
-            team_terms = {name: info["reward_terms"][name] for name in self._team_names}
-            for key in ("reward_terms_nonfinite", "reward_terms_clamped"):
-                team_counters[key] = dict(info.get(key, {}))
         shaped: dict[str, float] = {}
+        agent_flat, agent_stacks = self._agent_flat, self.agent_shapers
         for agent, value in rewards.items():
-            info = infos.setdefault(agent, {})
-            terms = info.setdefault("reward_terms", {"extrinsic": float(value)})
-            stack = self.agent_shapers.get(agent)
-            if stack is not None:
+            info = infos.get(agent)
+            if info is None:
+                info = infos[agent] = {}
+            terms = info.get("reward_terms")
+            if terms is None:
+                terms = info["reward_terms"] = {"extrinsic": float(value)}
+            flat = agent_flat.get(agent)
+            if flat is not None:
+                step_shapers(
+                    flat,
+                    obs[agent],
+                    actions.get(agent),
+                    bool(terminations[agent]),
+                    bool(truncations[agent]),
+                    info,
+                )
+            elif agent in agent_stacks:
+                stack = agent_stacks[agent]
                 stack.unwrapped.feed(
                     obs[agent], value, terminations[agent], truncations[agent], info
                 )
                 stack.step(actions.get(agent))
-            terms.update(team_terms)
-            for key, counters in team_counters.items():
-                info.setdefault(key, {}).update(counters)
-            ordered = {"extrinsic": terms["extrinsic"]}
-            ordered.update((name, terms[name]) for name in self.term_names)
-            info["reward_terms"] = ordered
-            shaped[agent] = float(sum(ordered.values()))
+            if team_terms:
+                terms.update(team_terms)
+                for key, counters in team_counters:
+                    mine = info.get(key)
+                    if mine is None:
+                        info[key] = dict(counters)
+                    else:
+                        mine.update(counters)
+            if self._reorder or len(terms) != len(self.term_names) + 1:
+                ordered = {"extrinsic": terms["extrinsic"]}
+                ordered.update((name, terms[name]) for name in self.term_names)
+                info["reward_terms"] = terms = ordered
+            shaped[agent] = float(sum(terms.values()))
         return obs, shaped, terminations, truncations, infos
+
+    def _team_step(
+        self,
+        actions: dict[str, Any],
+        rewards: dict[str, Any],
+        terminations: dict[str, Any],
+        truncations: dict[str, Any],
+        infos: dict[str, dict[str, Any]],
+    ) -> tuple[dict[str, float], list[tuple[str, dict[str, int]]]]:
+        """The team's terms for this step and its counters, from the joint transition."""
+        reward = sum(float(r) for r in rewards.values()) / len(rewards)
+        terminated = all(bool(t) for t in terminations.values())
+        truncated = not terminated and all(
+            bool(terminations[a]) or bool(truncations[a]) for a in rewards
+        )
+        info = self._team_info(infos, reward)
+        state = self.env.state()
+        if self._team_flat is not None:
+            step_shapers(self._team_flat, state, dict(actions), terminated, truncated, info)
+        else:
+            assert self.team_shaper is not None
+            self.team_shaper.unwrapped.feed(state, reward, terminated, truncated, info)
+            _, _, _, _, info = self.team_shaper.step(dict(actions))
+        terms = info["reward_terms"]
+        team_terms = {name: terms[name] for name in self._team_names}
+        counters = [
+            (key, info[key])
+            for key in ("reward_terms_nonfinite", "reward_terms_clamped")
+            if key in info
+        ]
+        return team_terms, counters
 
     def close(self) -> None:
         """Close the shapers' stacks and the env."""

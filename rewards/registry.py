@@ -74,7 +74,7 @@ def requirements(spec: str | dict[str, Any]) -> tuple[str, ...]:
 
     Example:
         >>> requirements("pav"), requirements({"id": "pav", "prover": "llm:tiny-random"})
-        (('Snapshotable', 'HasOracle'), ('Snapshotable',))
+        (('Snapshotable', 'HasStepChain', 'HasOracle'), ('Snapshotable', 'HasStepChain'))
         >>> requirements("potential"), requirements({"id": "potential", "potential": "x"})
         (('HasPotential',), ())
     """
@@ -213,6 +213,7 @@ def make(env: gym.Env, spec: str | dict[str, Any]) -> ShapedReward:
         Traceback (most recent call last):
         ...
         ValueError: shaper 'pav' needs an env that is Snapshotable (get_state/set_state/clone) \
+and HasStepChain (a chain of text steps a prover can continue: steps/wrong_step/committed) \
 and HasOracle (oracle_step/oracle_remaining, a solution from any state); \
 densegym/MountainCarSparse-v0 is not
     """

@@ -2,9 +2,11 @@
 
 :class:`LLMPolicy` has SB3's ``predict`` signature, so the common evaluation runner
 (:func:`densegym.agents.evaluate`) and ``densegym eval --agent llm:<backend>`` run it
-like any other agent; its ``usage`` (a :class:`densegym.llm.Usage`, the one cost type of
-the agent contract in :mod:`densegym.agents.protocol`) counts the model calls it made,
-their tokens and seconds.
+like any other agent. Bound to a tool env (one whose ``task`` lists ``tools``), it calls
+tools instead: one ``chat(..., tools=...)`` call per step, the first tool call as the
+action (:mod:`densegym.agents.llm.tool_policy`). Its ``usage`` (a
+:class:`densegym.llm.Usage`, the one cost type of the agent contract in
+:mod:`densegym.agents.protocol`) counts the model calls it made, their tokens and seconds.
 """
 
 from __future__ import annotations
@@ -52,6 +54,9 @@ class LLMPolicy:
         system: the instruction at the top of every prompt.
         examples: worked examples for few-shot prompts (default: the built-in ones).
         seed: seed of the per-call sampling seeds.
+        tool_max_tokens: most tokens generated per step on tool envs.
+        tool_system: the instruction of tool-calling prompts (default:
+            :data:`~densegym.agents.llm.tool_policy.TOOL_SYSTEM_PROMPT`).
 
     Example:
         >>> import gymnasium as gym, densegym
@@ -78,6 +83,8 @@ class LLMPolicy:
         system: str = SYSTEM_PROMPT,
         examples: Sequence[WorkedExample] | None = None,
         seed: int | None = None,
+        tool_max_tokens: int = 160,
+        tool_system: str | None = None,
     ):
         if shots < 0:
             raise ValueError(f"shots must be >= 0, got {shots}")
@@ -92,6 +99,13 @@ class LLMPolicy:
         self.rng = random.Random(seed)
         self._usage = Usage()
         self.last_replies: list[str] = []
+        self.tool_max_tokens = int(tool_max_tokens)
+        if tool_system is None:
+            from densegym.agents.llm.tool_policy import TOOL_SYSTEM_PROMPT
+
+            tool_system = TOOL_SYSTEM_PROMPT
+        self.tool_system = tool_system
+        self._env: Any = None
 
     # -- the model ----------------------------------------------------------------
     @property
@@ -117,6 +131,26 @@ class LLMPolicy:
         """Set the usage counters back to zero."""
         self._usage.reset()
 
+    # -- tool envs ------------------------------------------------------------------
+    def bind(self, env: Any) -> LLMPolicy:
+        """Remember the env (:func:`densegym.agents.evaluate` calls this); return the policy.
+
+        On an env whose ``task`` lists ``tools`` the policy then calls tools.
+        """
+        self._env = env
+        return self
+
+    @property
+    def tool_mode(self) -> bool:
+        """Whether steps are tool calls (the bound env offers tools)."""
+        return bool(self._env is not None and self.current_tools())
+
+    def current_tools(self) -> list[dict[str, Any]] | None:
+        """The tool schemas the bound env offers now (``None``: not a tool env)."""
+        from densegym.agents.llm.tool_policy import env_tools
+
+        return env_tools(self._env) if self._env is not None else None
+
     # -- prompting ----------------------------------------------------------------
     def prompt(self, observation: str) -> str | list[dict[str, str]]:
         """Return what the model is sent for one observation (messages or a text prompt)."""
@@ -127,6 +161,10 @@ class LLMPolicy:
         """Return one step per observation, from one batched model call."""
         if not observations:
             return []
+        if self.tool_mode:
+            from densegym.agents.llm.tool_policy import act_with_tools
+
+            return act_with_tools(self, observations, self.current_tools(), deterministic)
         llm = self.llm
         kwargs: dict[str, Any] = {"max_tokens": self.max_tokens, "stop": ["\n"]}
         if not deterministic:
@@ -136,7 +174,7 @@ class LLMPolicy:
                 seed=self.rng.randrange(2**31),
             )
         prompts = [self.prompt(obs) for obs in observations]
-        before = _snapshot(llm)
+        before = self._before(llm)
         if self.chat:
             completions = llm.chat(prompts, **kwargs)
         else:
@@ -169,6 +207,11 @@ class LLMPolicy:
     def __call__(self, observation: str) -> str:
         """Return the greedy next step for one observation."""
         return self.act([observation], deterministic=True)[0]
+
+    @staticmethod
+    def _before(llm: Any) -> dict[str, float] | None:
+        """The backend's counters before a call (``None``: it keeps none)."""
+        return _snapshot(llm)
 
     def _count(self, llm: Any, before: dict[str, float] | None, completions: list[Any]) -> None:
         after = _snapshot(llm)

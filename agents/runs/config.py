@@ -190,7 +190,8 @@ class RunConfig:
     replaces ``trainer``. ``config.algo`` reads the trainer's algorithm.
 
     Attributes:
-        env_id: registered densegym id.
+        env_id: registered densegym id (a multi-agent ``densegym/MA-...`` id trains one
+            policy shared by every agent; ``steps`` then counts agent-steps).
         trainer: ``"<kind>:<algorithm>"``, e.g. ``"sb3:ppo"``, ``"sb3:a2c"``,
             ``"sb3:dqn"``, ``"sb3:recurrent_ppo"`` (see :func:`trainer_names`).
         shaping: a shaping spec (data).
@@ -292,11 +293,19 @@ class RunConfig:
         if ":" not in str(self.trainer) and self.trainer in TRAINER_ALGORITHMS["sb3"]:
             self.trainer = f"sb3:{self.trainer}"  # a bare SB3 algorithm (older positional use)
         check_trainer(self.trainer)
-        if self.env_id not in gym.registry:
-            known = ", ".join(densegym.ENV_IDS)
+        from densegym.registration import PARALLEL_IDS
+
+        # Multi-agent ids live in PettingZoo's registry; their runs train with parameter
+        # sharing (one row per agent, see densegym.agents.sb3.multiagent).
+        if self.env_id not in gym.registry and self.env_id not in PARALLEL_IDS:
+            known = ", ".join((*densegym.ENV_IDS, *PARALLEL_IDS))
             raise ValueError(f"unknown env id {self.env_id!r}; densegym ids: {known}")
         if self.steps <= 0 or self.n_envs <= 0:
             raise ValueError("steps and n_envs must be positive")
+        if self.checkpoint_every < 0:
+            raise ValueError(
+                f"checkpoint_every must be 0 (only at the end) or more, not {self.checkpoint_every}"
+            )
         if not self.time_limit_s >= 0:
             raise ValueError(f"time_limit_s must be 0 (no limit) or more, not {self.time_limit_s}")
         from densegym.rewards.batching import fold_batched, split_batched

@@ -8,7 +8,8 @@ a one-line error naming the folder and the process that holds it, and changes no
 The operating system drops the lock when its process ends, however it ends (a SIGKILLed
 trainer leaves no stale lock). Within one process the lock is re-entrant, so a comparison
 that holds its folder can train the runs inside it. Where ``fcntl`` is missing (Windows)
-it locks nothing.
+it locks nothing. :func:`write_text_atomically` is the other half of run-file safety: a
+reader sees a file's old content or its new one, never a part.
 """
 
 from __future__ import annotations
@@ -94,3 +95,22 @@ def lock_run_dir(run_dir: str | Path) -> Iterator[Path]:
                 del _HELD[key]
                 fcntl.flock(entry[0], fcntl.LOCK_UN)
                 entry[0].close()
+
+
+def write_text_atomically(path: str | Path, text: str) -> Path:
+    """Write ``text`` to ``path`` through ``.<name>.<pid>.tmp`` and a rename.
+
+    A process killed mid-write leaves the old file whole (and a partial file that
+    :func:`~densegym.agents.sb3.checkpoints.remove_stale_partials` removes later).
+
+    Example:
+        >>> import tempfile
+        >>> target = Path(tempfile.mkdtemp()) / "summary.json"
+        >>> write_text_atomically(target, "{}").read_text()
+        '{}'
+    """
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    partial.write_text(text)
+    os.replace(partial, path)
+    return path

@@ -275,7 +275,7 @@ def sweep_runs(
         A :class:`SweepResult`; its rows are in the list's order.
 
     Example:
-        >>> sweep_runs([]).rows
+        >>> sweep_runs([], progress=False).rows
         []
         >>> config = RunConfig("densegym/MountainCarSparse-v0")
         >>> sweep_runs([config, config])
@@ -325,6 +325,66 @@ def sweep_runs(
     )
 
 
+def add_engine_arguments(parser: Any) -> None:
+    """Add the engine options of a sweep to a script's ``argparse`` parser.
+
+    They are ``--engine``, ``--address``, ``--cpus-per-trial``, ``--storage`` and
+    ``--max-failures``, read back by :func:`engine_options`. Every benchmark that trains
+    a grid takes them, so its grid goes to a Ray cluster unchanged.
+
+    Example:
+        >>> import argparse
+        >>> parser = argparse.ArgumentParser()
+        >>> add_engine_arguments(parser)
+        >>> engine_options(parser.parse_args([]))
+        {'engine': 'local', 'max_failures': 2}
+        >>> options = engine_options(parser.parse_args(["--engine", "ray", "--address", "auto"]))
+        >>> options["engine"], options["address"], options["cpus_per_trial"], options["storage"]
+        ('ray', 'auto', 1.0, None)
+    """
+    parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default="local",
+        help="where the runs train: local (this machine) or ray (Ray Tune trials, here or on "
+        "a cluster; the ray extra)",
+    )
+    parser.add_argument(
+        "--address",
+        default=None,
+        help="ray: the cluster to use, e.g. auto on a node of a cluster started with "
+        "`ray start` (default: $RAY_ADDRESS, else Ray starts on this machine)",
+    )
+    parser.add_argument(
+        "--cpus-per-trial", type=float, default=1.0, help="ray: CPUs reserved per run"
+    )
+    parser.add_argument(
+        "--storage",
+        default=None,
+        help="ray: Tune's experiment folder, shared by every node of a cluster "
+        "(default: LOGDIR/ray_results)",
+    )
+    parser.add_argument(
+        "--max-failures",
+        type=int,
+        default=MAX_FAILURES,
+        help="times a run whose process died (killed, out of memory) is started again",
+    )
+
+
+def engine_options(args: Any) -> dict[str, Any]:
+    """The :func:`sweep_runs` keywords of :func:`add_engine_arguments`' options.
+
+    The Ray options are passed for the ``ray`` engine only.
+    """
+    options: dict[str, Any] = {"engine": args.engine, "max_failures": args.max_failures}
+    if args.engine == "ray":
+        options.update(
+            address=args.address, cpus_per_trial=args.cpus_per_trial, storage=args.storage
+        )
+    return options
+
+
 def _train(
     todo: list[RunConfig],
     engine: str,
@@ -368,7 +428,9 @@ __all__ = [
     "FAILED",
     "OK",
     "SweepResult",
+    "add_engine_arguments",
     "check_engine",
+    "engine_options",
     "grid",
     "sweep",
     "sweep_runs",

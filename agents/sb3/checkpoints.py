@@ -39,6 +39,8 @@ def _vec_chain(venv: VecEnv) -> list[VecEnv]:
 
 def _base_envs(venv: VecEnv) -> list[Any]:
     base = _vec_chain(venv)[-1]
+    if not isinstance(base, DummyVecEnv) and callable(getattr(base, "load_state_dict", None)):
+        return []  # a VecEnv that saves its own envs' shapers (multi-agent ParallelVecEnv)
     if not isinstance(base, DummyVecEnv):
         raise TypeError(
             f"shaper state is saved from DummyVecEnv sub-envs; got {type(base).__name__}"

@@ -12,6 +12,16 @@ bootstraps), and envs left open spray errors at exit. Here ``seed`` works (SB3's
 every copy once, and each row's ``info`` is the agent's own (``reward_terms``,
 ``is_success``), plus SB3's ``episode`` record (return, length) at an episode's end.
 
+Team and per-agent success: when a copy's episode ends, its rows' infos carry
+``episode_stats`` (the counter form densegym's
+:class:`~densegym.agents.sb3.callbacks.MetricsCallback` logs as ``episode/<stat>``):
+``team_success_rate`` (the team succeeded: every agent's last ``is_success``),
+``team_count`` (team episodes so far) and ``success_rate/<agent>``, means over the last
+:attr:`ParallelVecEnv.window` team episodes. So a run's TensorBoard has
+``episode/team_success_rate`` and ``episode/success_rate/agent_0`` next to
+``episode/success_rate`` (the mean over agent rows). :meth:`ParallelVecEnv.state_dict`
+holds that window and every copy's shaper states, so checkpoints keep them.
+
 The agents of one env must share one observation space and one action space (the grid
 tasks and MPE's spread do; their observations carry the agent's index). Agents leave a
 copy together (the team tasks here); an agent that leaves early keeps its last
@@ -31,6 +41,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,11 +55,25 @@ from stable_baselines3.common.vec_env import VecEnv
 from stable_baselines3.common.vec_env.base_vec_env import VecEnvIndices
 
 from densegym import logging as names
+from densegym.agents.runs.lock import write_text_atomically
 from densegym.agents.sb3.callbacks import MetricsCallback
 from densegym.agents.sb3.run_logs import run_logger
 from densegym.rewards.registry import shaping_label
 
-__all__ = ["ParallelVecEnv", "make_parallel_vec_env", "train_parallel"]
+__all__ = [
+    "TEAM_STATS",
+    "ParallelVecEnv",
+    "evaluate_parallel",
+    "make_parallel_vec_env",
+    "team_summary",
+    "train_parallel",
+]
+
+#: The ``info`` key of the team counters (logged as ``episode/<stat>``).
+TEAM_STATS = "episode_stats"
+#: Team success rate and team episodes, as TensorBoard scalars.
+TEAM_SUCCESS_RATE = "episode/team_success_rate"
+TEAM_EPISODES = "episode/team_count"
 
 
 class ParallelVecEnv(VecEnv):
@@ -58,12 +83,13 @@ class ParallelVecEnv(VecEnv):
 
     Args:
         env_fns: one constructor per copy.
+        window: team episodes the team and per-agent success rates are means over.
 
     Raises:
         ValueError: the agents do not share one observation space and one action space.
     """
 
-    def __init__(self, env_fns: Sequence[Callable[[], Any]]):
+    def __init__(self, env_fns: Sequence[Callable[[], Any]], window: int = 30):
         self.envs = [fn() for fn in env_fns]
         first = self.envs[0]
         self.agents = list(first.possible_agents)
@@ -86,6 +112,11 @@ class ParallelVecEnv(VecEnv):
         self._actions: np.ndarray | None = None
         self._start = time.perf_counter()
         self.closed = False
+        self.window = int(window)
+        #: Per finished team episode: each agent's last ``is_success``, in agent order.
+        self.team_episodes: deque[tuple[bool, ...]] = deque(maxlen=self.window)
+        self.team_count = 0
+        self._success = np.zeros(self.num_envs, dtype=bool)
 
     def _rows(self, copy: int) -> range:
         return range(copy * self.n_agents, (copy + 1) * self.n_agents)
@@ -96,6 +127,7 @@ class ParallelVecEnv(VecEnv):
                 self._obs[row] = obs[agent]
             self.reset_infos[row] = dict(infos.get(agent, {}))
             self._returns[row], self._lengths[row] = 0.0, 0
+            self._success[row] = False
 
     def reset(self) -> np.ndarray:
         """Reset every copy (with the seeds and options set since the last reset)."""
@@ -131,6 +163,7 @@ class ParallelVecEnv(VecEnv):
                 if agent not in rews:
                     continue
                 info = dict(step_infos.get(agent, {}))
+                self._success[row] = bool(info.get("is_success", False))
                 self._obs[row] = obs[agent]
                 rewards[row] = rews[agent]
                 self._returns[row] += float(rews[agent])
@@ -147,8 +180,73 @@ class ParallelVecEnv(VecEnv):
                 dones[row] = done
                 infos[row] = info
             if not env.agents:
+                stats = self._end_team_episode(copy)
+                for row in rows:
+                    infos[row][TEAM_STATS] = stats
                 self._store(copy, *env.reset())
         return self._obs.copy(), rewards, dones, infos
+
+    def _end_team_episode(self, copy: int) -> dict[str, float]:
+        """Record a copy's finished episode; the team counters over the window."""
+        self.team_episodes.append(tuple(bool(self._success[r]) for r in self._rows(copy)))
+        self.team_count += 1
+        return self.team_stats()
+
+    def team_stats(self) -> dict[str, float]:
+        """``team_success_rate``, ``team_count`` and ``success_rate/<agent>`` (window means).
+
+        Example:
+            >>> from densegym.envs.multiagent.grid import SwitchDoorEnv
+            >>> venv = ParallelVecEnv([SwitchDoorEnv])
+            >>> venv.team_episodes.extend([(True, True), (True, False)])
+            >>> venv.team_stats()["team_success_rate"], venv.team_stats()["success_rate/agent_1"]
+            (0.5, 0.5)
+        """
+        episodes = list(self.team_episodes)
+        stats = {"team_count": float(self.team_count)}
+        if episodes:
+            stats["team_success_rate"] = float(np.mean([all(e) for e in episodes]))
+            for i, agent in enumerate(self.agents):
+                stats[f"success_rate/{agent}"] = float(np.mean([e[i] for e in episodes]))
+        return stats
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The team-success window and every copy's shaper states (per owner, innermost first)."""
+        shapers = []
+        for env in self.envs:
+            owners = env.shapers() if callable(getattr(env, "shapers", None)) else {}
+            shapers.append(
+                {owner: [s.state_dict() for s in stack] for owner, stack in owners.items()}
+            )
+        return {
+            "team_episodes": [list(e) for e in self.team_episodes],
+            "team_count": self.team_count,
+            "shapers": shapers,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`'s state into copies built with the same shaping.
+
+        Raises:
+            ValueError: the state is of another number of copies or another shaping.
+        """
+        saved = state.get("shapers", [])
+        if len(saved) != len(self.envs):
+            raise ValueError(
+                f"checkpoint has shaper state for {len(saved)} env copies, this run has "
+                f"{len(self.envs)}"
+            )
+        for env, owners in zip(self.envs, saved):
+            mine = env.shapers() if callable(getattr(env, "shapers", None)) else {}
+            if {o: len(s) for o, s in mine.items()} != {o: len(s) for o, s in owners.items()}:
+                raise ValueError("checkpoint's multi-agent shaping differs from this run's")
+            for owner, stack in mine.items():
+                for shaper, shaper_state in zip(stack, owners[owner]):
+                    shaper.load_state_dict(shaper_state)
+        self.team_episodes.clear()
+        self.team_episodes.extend(tuple(e) for e in state.get("team_episodes", []))
+        self.team_count = int(state.get("team_count", len(self.team_episodes)))
 
     def close(self) -> None:
         """Close every copy (once)."""
@@ -269,7 +367,7 @@ def train_parallel(
         "hyperparams": hyperparams or {},
         "env_kwargs": env_kwargs or {},
     }
-    (run_dir / "config.json").write_text(json.dumps(config, indent=2))
+    write_text_atomically(run_dir / "config.json", json.dumps(config, indent=2))
     venv = make_parallel_vec_env(env_id, n_envs, seed, shaping, env_kwargs)
     try:
         params = {**PPO_DEFAULTS, **(hyperparams or {})}
@@ -295,5 +393,130 @@ def train_parallel(
         "agent_steps_per_s": model.num_timesteps / wall if wall > 0 else 0.0,
         "run_dir": str(run_dir),
     }
-    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    write_text_atomically(run_dir / "summary.json", json.dumps(summary, indent=2))
     return summary
+
+
+def team_summary(latest: dict[str, float], n_agents: int) -> dict[str, Any]:
+    """The team fields of a multi-agent run's summary, from the metrics' latest scalars.
+
+    Flat keys (one column each in a sweep's ``summary.csv``): ``n_agents``,
+    ``team_success_rate``, ``team_episodes`` and ``success_rate/<agent>``.
+
+    Args:
+        latest: :attr:`~densegym.agents.sb3.callbacks.MetricsCallback.latest`.
+        n_agents: agents per team (rows per env copy).
+
+    Example:
+        >>> team_summary({"episode/team_success_rate": 0.5, "episode/team_count": 8.0,
+        ...               "episode/success_rate/agent_0": 0.25}, 2)
+        {'n_agents': 2, 'team_success_rate': 0.5, 'team_episodes': 8, 'success_rate/agent_0': 0.25}
+    """
+    summary: dict[str, Any] = {
+        "n_agents": int(n_agents),
+        "team_success_rate": latest.get(TEAM_SUCCESS_RATE, float("nan")),
+        "team_episodes": int(latest.get(TEAM_EPISODES, 0)),
+    }
+    prefix = names.SUCCESS_RATE.split("/", 1)[0] + "/"
+    for key, value in latest.items():
+        if key.startswith(names.SUCCESS_RATE + "/"):
+            summary[key[len(prefix) :]] = value
+    return summary
+
+
+def evaluate_parallel(
+    agent: Any,
+    env_id: str,
+    n_episodes: int = 10,
+    seed: int = 0,
+    deterministic: bool = True,
+    shaping: Any = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Run one agent for every member of a team (parameter sharing); report team success.
+
+    Every live agent's action comes from ``agent.predict(obs[agent])``; episode ``i``
+    resets with seed ``seed + i``. A bindable agent (``random``) is bound to the first
+    agent's side of the env (a :class:`~densegym.rewards.multiagent.ScopeView`).
+
+    Args:
+        agent: anything with SB3's ``predict`` (an SB3 model of a multi-agent run).
+        env_id: a registered multi-agent id.
+        n_episodes: team episodes.
+        seed: seed of the first episode.
+        deterministic: passed to ``predict``.
+        shaping: the env's shaping (returns are shaped; success never is).
+        env_kwargs: extra kwargs for the env.
+
+    Returns:
+        ``episodes``, ``team_success_rate``, ``success_rate`` (mean over agents),
+        ``agent_success_rate`` (per agent), ``mean_return`` and ``mean_extrinsic_return``
+        (per agent, averaged over agents and episodes), ``mean_length``, ``agent_steps``
+        and ``wall_time_s``.
+
+    Example:
+        >>> from densegym.agents.evaluate import RandomAgent
+        >>> result = evaluate_parallel(RandomAgent(seed=0), "densegym/MA-GridSpread-N2-S6-v0",
+        ...                            n_episodes=2)
+        >>> result["episodes"], 0.0 <= result["team_success_rate"] <= 1.0
+        (2, True)
+    """
+    import pettingzoo
+
+    import densegym  # noqa: F401  (registers the ids)
+    from densegym.agents.protocol import bind_agent
+    from densegym.rewards.multiagent import ScopeView
+
+    env = pettingzoo.make("parallel", env_id, shaping=shaping, **(env_kwargs or {}))
+    agents = list(env.possible_agents)
+    team, lengths, steps = [], [], 0
+    per_agent = {a: [] for a in agents}
+    returns: list[float] = []
+    extrinsic: list[float] = []
+    start = time.perf_counter()
+    try:
+        bind_agent(agent, ScopeView(env, agents[0]))
+        for episode in range(n_episodes):
+            obs, _ = env.reset(seed=seed + episode)
+            shaped = dict.fromkeys(agents, 0.0)
+            own = dict.fromkeys(agents, 0.0)
+            success = dict.fromkeys(agents, False)
+            length = 0
+            while env.agents:
+                joint = {}
+                for name in env.agents:
+                    action, _ = agent.predict(obs[name], deterministic=deterministic)
+                    joint[name] = action.item() if isinstance(action, np.ndarray) else action
+                obs, rewards, _, _, infos = env.step(joint)
+                length += 1
+                steps += len(rewards)
+                for name, reward in rewards.items():
+                    info = infos.get(name, {})
+                    shaped[name] += float(reward)
+                    own[name] += float(info.get("reward_terms", {}).get("extrinsic", reward))
+                    success[name] = bool(info.get("is_success", False))
+            team.append(all(success.values()))
+            lengths.append(length)
+            for name in agents:
+                per_agent[name].append(success[name])
+                returns.append(shaped[name])
+                extrinsic.append(own[name])
+    finally:
+        env.close()
+
+    def mean(values: list[Any]) -> float:
+        return float(np.mean(values)) if values else float("nan")
+
+    agent_rates = {name: mean(values) for name, values in per_agent.items()}
+    return {
+        "episodes": n_episodes,
+        "n_agents": len(agents),
+        "team_success_rate": mean(team),
+        "success_rate": mean(list(agent_rates.values())),
+        "agent_success_rate": agent_rates,
+        "mean_return": mean(returns),
+        "mean_extrinsic_return": mean(extrinsic),
+        "mean_length": mean(lengths),
+        "agent_steps": steps,
+        "wall_time_s": time.perf_counter() - start,
+    }

@@ -124,28 +124,49 @@ def default_hyperparams(
     return params
 
 
+def is_parallel(env_id: str) -> bool:
+    """Whether ``env_id`` is a multi-agent (PettingZoo parallel) densegym id.
+
+    Example:
+        >>> is_parallel("densegym/MA-SwitchDoor-N2-S7-v0"), is_parallel("CartPole-v1")
+        (True, False)
+    """
+    entry = entry_for(env_id)
+    return entry is not None and entry.kind == "parallel"
+
+
 def make_env(config: RunConfig) -> VecEnv:
     """The shaped DummyVecEnv (with SB3's Monitor) for a run.
 
     Shaping entries marked ``"batched": true`` (and the older ``batched_shaping``
     field) wrap the VecEnv, one
     :class:`~densegym.rewards.intrinsic.vec.VecIntrinsicBonus` each, in spec order;
-    the other entries wrap every sub-env.
+    the other entries wrap every sub-env. A multi-agent id gives a
+    :class:`~densegym.agents.sb3.multiagent.ParallelVecEnv` instead: ``n_envs`` copies
+    of the team, one row per agent (parameter sharing); a batched entry then holds one
+    module for every agent's row.
     """
     env_kwargs = dict(config.env_kwargs)
     shaping = fold_batched(config.shaping, getattr(config, "batched_shaping", None))
     per_env, batched = split_batched(shaping)
     if batched:
         shaping = per_env or None
-    if shaping is not None:
-        env_kwargs["shaping"] = shaping
-    venv = make_vec_env(
-        config.env_id,
-        n_envs=config.n_envs,
-        seed=config.seed,
-        env_kwargs=env_kwargs,
-        vec_env_cls=DummyVecEnv,
-    )
+    if is_parallel(config.env_id):
+        from densegym.agents.sb3.multiagent import make_parallel_vec_env
+
+        venv: VecEnv = make_parallel_vec_env(
+            config.env_id, config.n_envs, config.seed, shaping, env_kwargs
+        )
+    else:
+        if shaping is not None:
+            env_kwargs["shaping"] = shaping
+        venv = make_vec_env(
+            config.env_id,
+            n_envs=config.n_envs,
+            seed=config.seed,
+            env_kwargs=env_kwargs,
+            vec_env_cls=DummyVecEnv,
+        )
     if batched:
         from densegym.rewards.intrinsic.vec import VecIntrinsicBonus
 
@@ -228,6 +249,10 @@ def train(
     """
     if config.trainer_kind != "sb3":
         raise ValueError(f"the SB3 train function got a config for trainer {config.trainer!r}")
+    if str(config.device).startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device {config.device!r}: CUDA is not available here; use device 'cpu' or 'auto'"
+        )
     with lock_run_dir(config.run_dir):
         return _train(config, resume=resume, progress=progress, callbacks=callbacks)
 
@@ -306,6 +331,10 @@ def _train(
         "stopped_at_time_limit": limit.stopped,
         **_llm_spent(llm_before),
     }
+    if is_parallel(config.env_id):  # team and per-agent success (rows are agents)
+        from densegym.agents.sb3.multiagent import team_summary
+
+        summary.update(team_summary(metrics.latest, venv.unwrapped.n_agents))
     partial = run_dir / f".{SUMMARY_FILE}.{os.getpid()}.tmp"
     partial.write_text(json.dumps(summary, indent=2))
     os.replace(partial, run_dir / SUMMARY_FILE)  # atomic: a reader sees old or new, whole

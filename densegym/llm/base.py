@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
+from densegym.llm.tools import calls_from_text, normalise_tools, text_fallback_messages
 from densegym.llm.usage import Usage, total_usage
 
-Message = Mapping[str, str]
+Message = Mapping[str, Any]
 Conversation = Sequence[Message]
+#: Message fields kept besides role and content (tool calls and their results).
+TOOL_FIELDS = ("tool_calls", "tool_call_id", "name")
 
 
 def as_prompts(prompts: str | Sequence[str], name: str = "prompts") -> list[str]:
@@ -27,15 +31,18 @@ def as_prompts(prompts: str | Sequence[str], name: str = "prompts") -> list[str]
     return items
 
 
-def as_conversations(messages: Conversation | Sequence[Conversation]) -> list[list[dict[str, str]]]:
+def as_conversations(messages: Conversation | Sequence[Conversation]) -> list[list[dict[str, Any]]]:
     """Accept one conversation or a batch of them; return a list of conversations.
 
-    A conversation is a list of ``{"role": ..., "content": ...}`` messages.
+    A conversation is a list of ``{"role": ..., "content": ...}`` messages; tool-calling
+    fields (``tool_calls``, ``tool_call_id``, ``name``) are kept when present.
 
     Example:
         >>> one = [{"role": "user", "content": "hi"}]
         >>> len(as_conversations(one)), len(as_conversations([one, one]))
         (1, 2)
+        >>> as_conversations([{"role": "tool", "content": "3", "tool_call_id": "c1"}])
+        [[{'role': 'tool', 'content': '3', 'tool_call_id': 'c1'}]]
     """
     items = list(messages)
     if not items:
@@ -47,7 +54,17 @@ def as_conversations(messages: Conversation | Sequence[Conversation]) -> list[li
         for message in conversation:
             if not isinstance(message, Mapping) or "role" not in message:
                 raise TypeError(f"messages must be dicts with 'role' and 'content': {message!r}")
-    return [[{"role": m["role"], "content": m.get("content", "")} for m in c] for c in batch]
+    return [
+        [
+            {
+                "role": m["role"],
+                "content": m.get("content") or "",
+                **{k: m[k] for k in TOOL_FIELDS if m.get(k) is not None},
+            }
+            for m in c
+        ]
+        for c in batch
+    ]
 
 
 class LLM(abc.ABC):
@@ -117,25 +134,43 @@ class LLM(abc.ABC):
         top_p: float = 1.0,
         stop: str | Sequence[str] | None = None,
         seed: int | None = None,
+        tools: Sequence[Mapping[str, Any]] | None = None,
     ) -> list[Completion]:
         """Answer one conversation, or a batch of them, as the assistant.
 
         Args:
-            messages: ``[{"role": "user", "content": "..."}, ...]`` or a list of those.
+            messages: ``[{"role": "user", "content": "..."}, ...]`` or a list of those
+                (assistant ``tool_calls`` and ``tool`` result messages are understood).
             n: Samples per conversation.
             max_tokens: Most tokens generated per sample.
             temperature: 0 is greedy.
             top_p: Nucleus-sampling mass.
             stop: Strings that end a sample.
             seed: Makes sampling reproducible.
+            tools: OpenAI function schemas the model may call; each completion's
+                ``tool_calls`` then holds the calls it asked for (see
+                :mod:`densegym.llm.tools`: native tool calling where the backend has it,
+                else a text fallback that reads calls from the reply).
 
         Returns:
             ``len(conversations) * n`` completions, conversation-major.
+
+        Example:
+            >>> import densegym.llm
+            >>> llm = densegym.llm.load("tiny-random")
+            >>> out = llm.chat([{"role": "user", "content": "List files."}],
+            ...                tools=[{"name": "ls"}], max_tokens=4)
+            >>> isinstance(out[0].tool_calls, tuple)
+            True
         """
         params = SamplingParams(n, max_tokens, temperature, top_p, stop, seed)
         conversations = as_conversations(messages)
+        schemas = normalise_tools(tools)
         start = time.perf_counter()
-        out = self._chat(conversations, params)
+        if schemas:
+            out = self._chat_tools(conversations, params, schemas)
+        else:
+            out = self._chat(conversations, params)
         self._count(out, params, start)
         return out
 
@@ -220,10 +255,20 @@ class LLM(abc.ABC):
         """Score the pairs; also return how many tokens were read (for accounting)."""
 
     def _chat(
-        self, conversations: list[list[dict[str, str]]], params: SamplingParams
+        self, conversations: list[list[dict[str, Any]]], params: SamplingParams
     ) -> list[Completion]:
         prompts = [self.format_chat(c) for c in conversations]
         return self._generate(prompts, params, templated=True)
+
+    def _chat_tools(
+        self,
+        conversations: list[list[dict[str, Any]]],
+        params: SamplingParams,
+        tools: list[dict[str, Any]],
+    ) -> list[Completion]:
+        """Chat with tools; the default is the text fallback (backends override it)."""
+        described = [text_fallback_messages(c, tools) for c in conversations]
+        return [with_text_calls(c, tools) for c in self._chat(described, params)]
 
     def _count(self, out: list[Completion], params: SamplingParams, start: float) -> None:
         prompt_tokens = sum(c.prompt_tokens for c in out if c.sample_index == 0)
@@ -232,3 +277,8 @@ class LLM(abc.ABC):
             completion_tokens=sum(c.completion_tokens for c in out),
             seconds=time.perf_counter() - start,
         )
+
+
+def with_text_calls(completion: Completion, tools: Sequence[Mapping[str, Any]]) -> Completion:
+    """Return the completion with the tool calls read from its text (the text fallback)."""
+    return dataclasses.replace(completion, tool_calls=calls_from_text(completion.text, tools))

@@ -19,6 +19,7 @@ from densegym.llm.errors import LLMServerError
 from densegym.llm.http import CircuitBreaker, RetryPolicy, get_json, post_json
 from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
 from densegym.llm.stops import truncate
+from densegym.llm.tools import calls_from_openai, calls_from_text
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -157,7 +158,12 @@ class OpenAIBackend(LLM):
         return payload
 
     def _completions(
-        self, answer: dict[str, Any], params: SamplingParams, index: int, chat: bool
+        self,
+        answer: dict[str, Any],
+        params: SamplingParams,
+        index: int,
+        chat: bool,
+        tools: list[dict[str, Any]] | None = None,
     ) -> list[Completion]:
         choices = sorted(answer.get("choices", []), key=lambda c: c.get("index", 0))
         if len(choices) != params.n:
@@ -169,6 +175,10 @@ class OpenAIBackend(LLM):
             text = (choice.get("message") or {}).get("content") if chat else choice.get("text")
             text, _ = truncate(text or "", params.stop)
             tokens = ((choice.get("logprobs") or {}).get("tokens")) if not chat else None
+            calls: tuple[Any, ...] = ()
+            if tools:  # the server's tool_calls, else calls written in the text
+                calls = calls_from_openai((choice.get("message") or {}).get("tool_calls"))
+                calls = calls or calls_from_text(text, tools)
             out.append(
                 Completion(
                     text=text,
@@ -177,6 +187,7 @@ class OpenAIBackend(LLM):
                     finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
                     prompt_index=index,
                     sample_index=sample,
+                    tool_calls=calls,
                 )
             )
         return out
@@ -205,6 +216,31 @@ class OpenAIBackend(LLM):
             return self._completions(answer, params, index, chat=True)
 
         return [c for group in self._map(one, list(enumerate(conversations))) for c in group]
+
+    def _chat_tools(
+        self,
+        conversations: list[list[dict[str, Any]]],
+        params: SamplingParams,
+        tools: list[dict[str, Any]],
+    ) -> list[Completion]:
+        """Pass ``tools`` through and read ``tool_calls``.
+
+        A server that refuses ``tools`` (a 4xx answer, e.g. llama.cpp without ``--jinja``)
+        gets the text fallback instead.
+        """
+        base = {**self._sampling(params), "tools": tools}
+
+        def one(item: tuple[int, list[dict[str, Any]]]) -> list[Completion]:
+            index, messages = item
+            answer = self._post("chat/completions", {**base, "messages": messages})
+            return self._completions(answer, params, index, chat=True, tools=tools)
+
+        try:
+            return [c for group in self._map(one, list(enumerate(conversations))) for c in group]
+        except LLMServerError as error:
+            if error.status is None or not 400 <= error.status < 500:
+                raise
+            return super()._chat_tools(conversations, params, tools)
 
     def _echo(self, text: str) -> dict[str, Any]:
         """Ask the server to score ``text`` (echo + logprobs), or raise ``NotImplementedError``."""

@@ -6,6 +6,8 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from densegym.llm.tools import ToolCall
+
 FINISH_REASONS = ("stop", "length")
 
 
@@ -75,11 +77,12 @@ class Completion:
         prompt_index: Which prompt (or conversation) of the call it answers.
         sample_index: Which of the ``n`` samples of that prompt it is.
         token_ids: The counted generated token ids, where the backend exposes them.
+        tool_calls: The tool calls the model asked for (``chat(..., tools=...)`` only).
 
     Example:
         >>> c = Completion("8", prompt_tokens=5, completion_tokens=2, finish_reason="stop")
-        >>> str(c), c.tokens
-        ('8', 7)
+        >>> str(c), c.tokens, c.tool_calls
+        ('8', 7, ())
     """
 
     text: str
@@ -89,6 +92,7 @@ class Completion:
     prompt_index: int = 0
     sample_index: int = 0
     token_ids: tuple[int, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def tokens(self) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from densegym.llm.base import LLM, Conversation
+from densegym.llm.base import LLM, Conversation, with_text_calls
 from densegym.llm.errors import require
 from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
 from densegym.llm.stops import find_stop, tokens_until_stop, truncate
@@ -182,6 +182,36 @@ class TransformersBackend(LLM):
         return self.tokenizer.apply_chat_template(
             list(messages), tokenize=False, add_generation_prompt=True, chat_template=template
         )
+
+    @property
+    def template_takes_tools(self) -> bool:
+        """Whether the tokenizer's chat template renders a ``tools`` list (Qwen, Llama 3, ...)."""
+        template = getattr(self.tokenizer, "chat_template", None)
+        if isinstance(template, dict):  # several named templates
+            template = template.get("tool_use") or template.get("default")
+        return isinstance(template, str) and "tools" in template
+
+    def _chat_tools(
+        self,
+        conversations: list[list[dict[str, Any]]],
+        params: SamplingParams,
+        tools: list[dict[str, Any]],
+    ) -> list[Completion]:
+        """Render the tools with the chat template when it takes them, else the text fallback.
+
+        The reply is read for Hermes-style ``<tool_call>{...}</tool_call>`` blocks (what
+        tool templates ask for), JSON calls, or calls written as ``name(arg=value)``.
+        """
+        if not self.template_takes_tools:
+            return super()._chat_tools(conversations, params, tools)
+        prompts = [
+            self.tokenizer.apply_chat_template(
+                list(c), tools=tools, tokenize=False, add_generation_prompt=True
+            )
+            for c in conversations
+        ]
+        out = self._generate(prompts, params, templated=True)
+        return [with_text_calls(c, tools) for c in out]
 
     # ------------------------------------------------------------------ generate
     def _generate(

@@ -92,6 +92,11 @@ class CoopGridEnv(ParallelEnv):
         self.walls = np.ones((self.size, self.size), dtype=bool)
         self.positions: list[Cell] = []
         self._free_count = 1
+        # Per step: the task's flags (computed once, read by every observation and state());
+        # per episode: the task's objects in state() and the closeness grids of progress().
+        self._flags: list[float] = []
+        self._static_state: list[float] = []
+        self._orders: list[tuple[int, ...]] = []
         self.cycles = 0
         self.success = False
         self.invalid_actions = 0
@@ -120,8 +125,15 @@ class CoopGridEnv(ParallelEnv):
         raise NotImplementedError
 
     def _task_state(self) -> list[float]:
-        """The task's objects in absolute grid coordinates (for :meth:`state`)."""
+        """The task's objects in absolute grid coordinates (for :meth:`state`).
+
+        Fixed for an episode: read once after :meth:`_generate`.
+        """
         raise NotImplementedError
+
+    def _prepare(self) -> None:
+        """Cache what a new layout fixes for the episode (subclasses add their grids)."""
+        self._static_state = [float(v) for v in self._task_state()]
 
     def _targets(self) -> list[Cell]:
         """The cell the oracle walks each agent towards now, in agent order."""
@@ -160,7 +172,9 @@ class CoopGridEnv(ParallelEnv):
         self.invalid_actions = 0
         self._generate(self.np_random)
         self._free_count = int((~self.walls).sum())
+        self._prepare()
         self._update()
+        self._flags = self._task_flags()
         infos = {agent: {"is_success": False} for agent in self.agents}
         if self.render_mode == "human":
             self.render()
@@ -188,6 +202,7 @@ class CoopGridEnv(ParallelEnv):
         self.invalid_actions += sum(invalid.values())
         self.cycles += 1
         self.success = bool(self._update())
+        self._flags = self._task_flags()
         truncate = not self.success and self.cycles >= self.max_cycles
         reward = 1.0 if self.success else 0.0
         live = list(self.agents)
@@ -210,6 +225,8 @@ class CoopGridEnv(ParallelEnv):
         return obs, rewards, terminations, truncations, infos
 
     def _parse_action(self, action: Any) -> int | None:
+        if type(action) is int:  # the common case, checked without numpy
+            return action if 0 <= action < len(MOVES) else None
         try:
             move = int(action)
         except (TypeError, ValueError):
@@ -221,8 +238,7 @@ class CoopGridEnv(ParallelEnv):
     def state(self) -> np.ndarray:
         """The global state: every agent's cell, the task's flags and objects (grid units)."""
         cells = [float(v) for cell in self.positions for v in cell]
-        values = cells + self._task_flags() + self._task_state()
-        return np.asarray(values, dtype=np.float32)
+        return np.array(cells + self._flags + self._static_state, dtype=np.float32)
 
     def render(self) -> str | None:
         """The grid as text: ``#`` wall, digits agents, task objects in capitals."""
@@ -253,18 +269,28 @@ class CoopGridEnv(ParallelEnv):
         scale = self._scale()
         return [(cell[0] - origin[0]) / scale, (cell[1] - origin[1]) / scale]
 
+    def _offsets(self, origin: Cell, cells: list[Cell]) -> list[float]:
+        """:meth:`_relative` of each of ``cells``, flattened."""
+        scale = self._scale()
+        row, col = origin
+        values: list[float] = []
+        for other_row, other_col in cells:
+            values += [(other_row - row) / scale, (other_col - col) / scale]
+        return values
+
     def _observe(self, index: int) -> np.ndarray:
         own = self.positions[index]
         scale = self._scale()
-        values = [own[0] / scale, own[1] / scale, *self._task_flags()]
+        row, col = own
+        values = [row / scale, col / scale, *self._flags]
         one_hot = [0.0] * self.n_agents
         one_hot[index] = 1.0
         values += one_hot
-        for j, other in enumerate(self.positions):
+        for j, (other_row, other_col) in enumerate(self.positions):
             if j != index:
-                values += self._relative(own, other)
+                values += [(other_row - row) / scale, (other_col - col) / scale]
         values += self._task_features(own)
-        return np.asarray(values, dtype=np.float32)
+        return np.array(values, dtype=np.float32)
 
     def state_key(self, obs: np.ndarray) -> tuple[int, ...]:
         """One agent's situation for per-agent counts: its cell and the task's flags.
@@ -275,9 +301,9 @@ class CoopGridEnv(ParallelEnv):
             >>> env.state_key(obs["agent_0"]) == (*env.positions[0], 0, 0, 0)
             True
         """
+        head = obs[: 2 + self.n_flags].tolist()
         scale = self._scale()
-        cell = (round(float(obs[0]) * scale), round(float(obs[1]) * scale))
-        return (*cell, *(int(float(v) > 0.5) for v in obs[2 : 2 + self.n_flags]))
+        return (round(head[0] * scale), round(head[1] * scale), *[int(v > 0.5) for v in head[2:]])
 
     def team_state_key(self, state: np.ndarray) -> tuple[int, ...]:
         """The joint situation for team counts: every agent's cell and the task's flags."""
@@ -311,12 +337,22 @@ class CoopGridEnv(ParallelEnv):
         bound = self._free_count
         return 1.0 - min(float(distance), bound) / bound
 
-    def _best_matching(self, maps: list[np.ndarray]) -> float:
-        """Mean closeness of agents to targets (one map each) under the best assignment."""
+    def _closeness_grid(self, dmap: np.ndarray) -> list[list[float]]:
+        """:meth:`_closeness` of every cell of a distance map, as nested lists (fast to index)."""
+        return [[self._closeness(d) for d in row] for row in dmap.tolist()]
+
+    def _best_matching(self, grids: list[list[list[float]]]) -> float:
+        """Mean closeness of agents to targets (one closeness grid each), best assignment."""
+        if len(self._orders) == 0 or len(self._orders[0]) != len(grids):
+            self._orders = list(itertools.permutations(range(self.n_agents), len(grids)))
+        positions = self.positions
         best = 0.0
-        for order in itertools.permutations(range(self.n_agents), len(maps)):
-            total = sum(self._closeness(dmap[self.positions[a]]) for a, dmap in zip(order, maps))
-            best = max(best, total / len(maps))
+        for order in self._orders:
+            total = 0.0
+            for a, grid in zip(order, grids):
+                row, col = positions[a]
+                total += grid[row][col]
+            best = max(best, total / len(grids))
         return best
 
     # -- the scripted oracle team ------------------------------------------------------------
@@ -459,6 +495,11 @@ class SwitchDoorEnv(CoopGridEnv):
         self._closed_maps = [self.distances(s, self._closed) for s in self.switches]
         self._goal_map = self.distances(self.goal, self._open)
 
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._closed_grids = [self._closeness_grid(m) for m in self._closed_maps]
+        self._goal_grid = self._closeness_grid(self._goal_map)
+
     def _closed(self, cell: Cell) -> bool:
         return bool(self.walls[cell])
 
@@ -482,10 +523,7 @@ class SwitchDoorEnv(CoopGridEnv):
         return [float(self.door_open), *(float(p) for p in self.pressed())]
 
     def _task_features(self, cell: Cell) -> list[float]:
-        values: list[float] = []
-        for target in [*self.switches, self.door, self.goal]:
-            values += self._relative(cell, target)
-        return values
+        return self._offsets(cell, [*self.switches, self.door, self.goal])
 
     def _task_state(self) -> list[float]:
         return [float(v) for target in [*self.switches, self.door, self.goal] for v in target]
@@ -515,13 +553,14 @@ class SwitchDoorEnv(CoopGridEnv):
         """
         if agent is not None:
             i = self.possible_agents.index(agent)
+            row, col = self.positions[i]
             if not self.door_open:
-                return 0.5 * self._closeness(self._closed_maps[i][self.positions[i]])
-            return 0.5 + 0.5 * self._closeness(self._goal_map[self.positions[i]])
+                return 0.5 * self._closed_grids[i][row][col]
+            return 0.5 + 0.5 * self._goal_grid[row][col]
         if not self.door_open:
-            return 0.5 * self._best_matching(self._closed_maps)
-        nearest = min(self._goal_map[cell] for cell in self.positions)
-        return 0.5 + 0.5 * self._closeness(nearest)
+            return 0.5 * self._best_matching(self._closed_grids)
+        goal = self._goal_grid
+        return 0.5 + 0.5 * max(goal[row][col] for row, col in self.positions)
 
     def oracle_remaining(self) -> int:
         """Steps the oracle needs at most: walk to the switches, then the nearest to the goal.
@@ -617,6 +656,10 @@ class GridSpreadEnv(CoopGridEnv):
         self.positions = cells[self.n_agents :]
         self._maps = [self.distances(t) for t in self.targets]
 
+    def _prepare(self) -> None:
+        super()._prepare()
+        self._grids = [self._closeness_grid(m) for m in self._maps]
+
     def _connected(self) -> bool:
         free = np.argwhere(~self.walls)
         start = (int(free[0][0]), int(free[0][1]))
@@ -634,7 +677,7 @@ class GridSpreadEnv(CoopGridEnv):
         return [float(c) for c in self.covered()]
 
     def _task_features(self, cell: Cell) -> list[float]:
-        return [v for target in self.targets for v in self._relative(cell, target)]
+        return self._offsets(cell, self.targets)
 
     def _task_state(self) -> list[float]:
         return [float(v) for target in self.targets for v in target]
@@ -653,8 +696,9 @@ class GridSpreadEnv(CoopGridEnv):
         """
         if agent is not None:
             i = self.possible_agents.index(agent)
-            return self._closeness(self._maps[i][self.positions[i]])
-        return self._best_matching(self._maps)
+            row, col = self.positions[i]
+            return self._grids[i][row][col]
+        return self._best_matching(self._grids)
 
     def oracle_remaining(self) -> int:
         """Steps the oracle needs: the longest walk of an agent to its target."""

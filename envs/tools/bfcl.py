@@ -147,8 +147,7 @@ def _bfcl() -> Any:
         return importlib.import_module(_PACKAGE)
     except ImportError as error:
         raise gym.error.DependencyNotInstalled(
-            f"BFCL multi-turn needs the bfcl-eval wheel (without its dependencies): "
-            f"{BFCL_INSTALL}"
+            f"BFCL multi-turn needs the bfcl-eval wheel (without its dependencies): {BFCL_INSTALL}"
         ) from error
 
 
@@ -199,7 +198,7 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
         return [json.loads(line) for line in handle if line.strip()]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_entries(category: str = "base") -> tuple[BFCLEntry, ...]:
     """Read one multi-turn category (questions and ground truth) from the wheel.
 
@@ -213,7 +212,9 @@ def load_entries(category: str = "base") -> tuple[BFCLEntry, ...]:
     root = data_dir()
     name = f"BFCL_v4_multi_turn_{category}.json"
     questions = _read_jsonl(root / name)
-    answers = {row["id"]: row["ground_truth"] for row in _read_jsonl(root / "possible_answer" / name)}
+    answers = {
+        row["id"]: row["ground_truth"] for row in _read_jsonl(root / "possible_answer" / name)
+    }
     entries = []
     for row in questions:
         turns = tuple(
@@ -234,7 +235,7 @@ def load_entries(category: str = "base") -> tuple[BFCLEntry, ...]:
     return tuple(entries)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def function_docs(class_name: str) -> tuple[dict[str, Any], ...]:
     """Return BFCL's function docs of one API class (one dict per function)."""
     return tuple(_read_jsonl(data_dir() / "multi_turn_func_doc" / _CLASSES[class_name][1]))

@@ -219,3 +219,65 @@ def test_a_killed_trial_is_retried_and_one_that_keeps_dying_is_reported(tmp_path
     assert (logdir / "attempts-seed1").read_text() == "2"  # 1 + max_failures attempts
     summary = pd.read_csv(result.reports[ENV]["summary_csv"])
     assert list(summary["status"]) == ["ok", "failed"] and list(summary["retries"]) == [1, 1]
+
+
+# --- any list of runs, engine options for scripts, per-run limits (issue 27) -------------
+
+
+def test_a_list_of_runs_trains_in_its_own_order_and_reports_each_run(tmp_path, monkeypatch):
+    from densegym.agents.runs.sweep import sweep_runs
+
+    monkeypatch.setitem(TRAINERS._entries, "fake", _fake_train)
+    base = RunConfig(ENV, trainer="fake:x", steps=64, logdir=str(tmp_path))
+    # Whole rows first (seed, then shaping), and a shaping spec per run: not a grid.
+    configs = [replace(base, seed=s, shaping=sh) for s in (1, 0) for sh in ("potential", None)]
+    seen = []
+    result = sweep_runs(configs, workers=1, progress=False, on_done=seen.append)
+    assert [(r["seed"], r["shaping"]) for r in seen] == [
+        (1, "potential"), (1, "none"), (0, "potential"), (0, "none")
+    ]  # fmt: skip
+    assert [r["seed"] for r in result.rows] == [1, 1, 0, 0]
+    assert set(result.reports) == {ENV}
+    seen.clear()
+    assert sweep_runs(configs, workers=1, progress=False, on_done=seen.append).trained == []
+    assert seen == []  # nothing trained, nothing reported as it ended
+    with pytest.raises(ValueError, match="unknown engine 'slurm'"):
+        sweep_runs(configs, engine="slurm")
+
+
+def test_scripts_take_the_engine_options_of_a_sweep():
+    import argparse
+
+    from densegym.agents.runs.sweep import add_engine_arguments, engine_options
+
+    parser = argparse.ArgumentParser()
+    add_engine_arguments(parser)
+    assert engine_options(parser.parse_args(["--address", "auto"])) == {
+        "engine": "local", "max_failures": 2
+    }  # fmt: skip
+    argv = ["--engine", "ray", "--address", "auto", "--storage", "/shared", "--cpus-per-trial", "2"]
+    assert engine_options(parser.parse_args([*argv, "--max-failures", "0"])) == {
+        "engine": "ray", "max_failures": 0, "address": "auto", "cpus_per_trial": 2.0,
+        "storage": "/shared",
+    }  # fmt: skip
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--engine", "slurm"])
+
+
+def test_a_run_carries_its_wall_clock_limit_and_reports_its_llm_work(tmp_path):
+    with pytest.raises(ValueError, match="time_limit_s"):
+        RunConfig(ENV, time_limit_s=-1)
+    config = RunConfig(ENV, steps=4096, n_envs=1, logdir=str(tmp_path), time_limit_s=1e-6)
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config
+    (row,) = sweep_runs_of([config])
+    assert row["stopped_at_time_limit"] is True and row["timesteps"] < 4096
+    assert (row["llm_calls"], row["llm_tokens"], row["llm_seconds"]) == (0, 0, 0.0)
+    unlimited = replace(config, steps=256, time_limit_s=0.0, logdir=str(tmp_path / "b"))
+    (row,) = sweep_runs_of([unlimited])
+    assert row["stopped_at_time_limit"] is False and row["timesteps"] >= 256
+
+
+def sweep_runs_of(configs):
+    from densegym.agents.runs.sweep import sweep_runs
+
+    return sweep_runs(configs, workers=1, progress=False).rows

@@ -186,13 +186,19 @@ def test_a_read_only_cache_turns_the_cache_off(tmp_path, fault_server, monkeypat
     assert infos[0]["reward_terms"]["llm_judge"] == 1.0
 
 
-def test_llm_feedback_reports_its_cache_and_breaker(tmp_path):
+@pytest.mark.timeout(60)
+def test_llm_feedback_reports_its_cache_and_breaker(tmp_path, fault_server):
     path = tmp_path / "labels.sqlite"
     _corrupt(path)
-    shaping = {"id": "llm_feedback", "backend": "tiny-random", "cache": str(path)}
-    env = gym.make(ENV, shaping=shaping)
+    spec = fault_server("http500").spec(**FAST, breaker_threshold=1, breaker_cooldown=60.0)
+    env = gym.make(ENV, shaping={"id": "llm_feedback", "backend": spec, "cache": str(path)})
+    feedback = env.get_wrapper_attr("annotator")
     env.reset(seed=0)
+    for _ in range(3):
+        env.step(2)
+        feedback.wait(10)  # the annotator thread has asked (and failed)
     info = env.step(2)[4]
     env.close()
     stats = info["llm_feedback_stats"]
-    assert stats["cache_disabled"] == 1 and stats["llm_disabled"] == 0
+    assert stats["cache_disabled"] == 1 and stats["llm_disabled"] == 1
+    assert stats["llm_breaker_trips"] == 1 and info["llm_feedback_disabled"]
