@@ -151,7 +151,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
     for entry in ENTRIES:
         envs.add_row(entry.id, entry.world, entry.extra or "core", _env_capabilities(entry.id))
     console.print(envs)
-    teams = Table(title="multi-agent environments (PettingZoo parallel; shaping scope agent or team)")
+    teams = Table(title="multi-agent environments (shaping scope: agent or team)")
     for column in ("id", "agents", "extra", "max cycles"):
         teams.add_column(column)
     for env_id, agents, extra, cycles in _parallel_rows():

@@ -76,7 +76,7 @@ print(len(env.unwrapped.task["tools"]), "tools; first schema:", env.unwrapped.ta
         """import re
 
 email = re.search(r"[\\w.+-]+@[\\w.-]+\\.\\w+", env.unwrapped.problem.request).group(0)
-action = f'find_user(email="{email}")'  # call syntax; JSON {"name": ..., "arguments": ...} works too
+action = f'find_user(email="{email}")'  # call syntax; JSON {"name": ..., "arguments": ...} too
 obs, reward, terminated, truncated, info = env.step(action)
 print(action, "->", env.unwrapped.calls[-1].result[:300])
 {k: info[k] for k in ("tool", "invalid_call", "call_cost", "progress", "oracle_remaining")}""",
@@ -118,9 +118,9 @@ bad = ["please cancel it", "teleport(order_id='#W1')", "get_order(order=1)",
 rows = []
 for action in bad:
     _, _, terminated, truncated, info = env.step(action)
-    rows.append({"action": action, "invalid": info["invalid_call"], "reason": info["invalid_reason"],
-                 "tool_error": info["tool_error"], "n_invalid": info["n_invalid"],
-                 "truncated": truncated})
+    rows.append({"action": action, "invalid": info["invalid_call"],
+                 "reason": info["invalid_reason"], "tool_error": info["tool_error"],
+                 "n_invalid": info["n_invalid"], "truncated": truncated})
     if terminated or truncated:
         env.reset(seed=2)
 pd.DataFrame(rows)""",
@@ -164,7 +164,8 @@ at once; the extrinsic reward is still 1/0 at the end and stays under
     ),
     (
         "code",
-        """shaped = gym.make("densegym/ToolShop-Orders-v0", shaping={"id": "potential", "gamma": 0.99})
+        """potential = {"id": "potential", "gamma": 0.99}
+shaped = gym.make("densegym/ToolShop-Orders-v0", shaping=potential)
 obs, info = shaped.reset(seed=1)
 rows = []
 while True:

@@ -56,7 +56,6 @@ class RetryPolicy:
         return min(self.max_backoff, self.backoff * 2**attempt)
 
 
-
 class _Watchdog:
     """Cuts the connections of one HTTP attempt when its time is up.
 

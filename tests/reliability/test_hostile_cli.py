@@ -84,3 +84,14 @@ def test_the_real_command_exits_with_the_status(tmp_path):
         "densegym train: error: train needs --env (or --resume RUN_DIR)"
     )
     assert failure.returncode == 1 and len(failure.stderr.strip().splitlines()) == 1
+
+
+def test_device_cuda_without_cuda_is_refused(capsys, tmp_path):
+    """Issue 21, low: ``--device cuda`` without CUDA silently trained on the CPU."""
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    argv = ["train", "--env", CAR, "--device", "cuda", "--steps", "64", "--logdir", str(tmp_path)]
+    assert main(argv) == 1
+    assert "CUDA is not available" in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # refused before anything was written

@@ -156,3 +156,39 @@ def test_a_bad_normalize_or_clip_is_refused_at_make(extra, words):
     with pytest.raises(ValueError, match="step_penalty") as caught:
         gym.make("densegym/MountainCarSparse-v0", shaping={"id": "step_penalty", **extra})
     assert words in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("env_id", "potential", "words"),
+    [
+        ("densegym/MountainCarSparse-v0", "minihack_goal_distance", "env.goal_distance()"),
+        ("densegym/MountainCarSparse-v0", "tool_progress", "env.progress()"),
+        ("densegym/MountainCarSparse-v0", "oracle_distance", "env.oracle_distance()"),
+        ("densegym/ToolShop-Orders-v0", "mountaincar_height", "observations of shape (2,)"),
+    ],
+)
+def test_a_potential_for_another_env_is_refused_at_make(env_id, potential, words):
+    """Issue 21, low: a potential for another env failed at reset, not at ``gym.make``."""
+    with pytest.raises(ValueError, match="does not fit this env") as caught:
+        gym.make(env_id, shaping={"id": "potential", "potential": potential})
+    assert words in str(caught.value) and len(str(caught.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("shaper", ["llm_judge", "llm_feedback"])
+@pytest.mark.parametrize(
+    ("backend", "words"),
+    [
+        ("bogus:model", "unknown LLM backend 'bogus'"),
+        ("openai:model", "expected openai:<model>@<base_url>"),
+        ({"id": "openai:m@ftp://host"}, "base_url must look like"),
+        ("smollm2:extra", "takes no ':<argument>'"),
+        ({"timeout": 1}, "needs an 'id' key"),
+    ],
+)
+def test_an_invalid_llm_backend_is_refused_at_make(shaper, backend, words):
+    """Issue 21, low: an invalid ``llm_judge`` backend passed ``gym.make`` (and later raised
+    out of ``step``)."""
+    spec = {"id": shaper, "backend": backend, "cache": False}
+    with pytest.raises(ValueError, match=shaper) as caught:
+        gym.make("densegym/MountainCarSparse-v0", shaping=spec)
+    assert words in str(caught.value)
