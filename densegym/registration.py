@@ -174,6 +174,14 @@ ENTRIES: tuple[EnvEntry, ...] = (
         world="tools",
         extra="tools",
     ),
+    # Web: a generated shop on a real local HTTP server (stdlib only); the longest oracle
+    # plan is 11 actions.
+    EnvEntry(
+        name="WebShop-Search",
+        base="densegym.envs.web.env:WebShopEnv",
+        max_episode_steps=40,
+        world="web",
+    ),
 )
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from densegym.agents.runs.config import RunConfig, trainer_function
+from densegym.agents.runs.lock import lock_run_dir
 from densegym.agents.runs.record import CONFIG_FILE, CURVE_FILE, list_checkpoints
 from densegym.registry import Registry
 
@@ -120,12 +121,15 @@ def train_or_resume(config: RunConfig) -> Summary:
 
     A run cut short before its first checkpoint starts over (its partial curve is dropped).
     """
-    if list_checkpoints(config.run_dir):
-        return train(config, resume=True, progress=False)
-    stale = config.run_dir / CURVE_FILE
-    if stale.exists():
-        stale.unlink()
-    return train(config, progress=False)
+    # Held across the check and the clean-up too: another process must not drop this
+    # run's curve between them (the lock is re-entrant, so ``train`` takes it again).
+    with lock_run_dir(config.run_dir):
+        if list_checkpoints(config.run_dir):
+            return train(config, resume=True, progress=False)
+        stale = config.run_dir / CURVE_FILE
+        if stale.exists():
+            stale.unlink()
+        return train(config, progress=False)
 
 
 def _exit_when_orphaned(parent_pid: int, interval: float) -> None:

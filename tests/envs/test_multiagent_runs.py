@@ -84,3 +84,16 @@ def test_list_shows_the_multi_agent_ids_in_their_own_table():
     for env_id in PARALLEL_IDS:
         assert f"`{env_id}`" in table
     assert "`ma_team_progress`" in text
+
+
+def test_readme_multi_agent_quickstart_runs():
+    import re
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    worlds = readme.split("## More worlds", 1)[1]
+    (code,) = [b for b in re.findall(r"```python\n(.*?)```", worlds, re.S) if "make_parallel" in b]
+    namespace: dict = {}
+    exec(compile(code, "README multi-agent", "exec"), namespace)
+    terms = namespace["infos"]["agent_0"]["reward_terms"]
+    assert list(terms) == ["extrinsic", "count", "potential"]

@@ -1,0 +1,428 @@
+"""The shop env: follow an instruction on a real local shop site, one page action per step."""
+
+from __future__ import annotations
+
+import copy
+import random
+from dataclasses import dataclass
+from typing import Any, ClassVar
+from urllib.parse import urlencode
+
+import gymnasium as gym
+
+from densegym.envs.web.catalog import catalogue_for_seed
+from densegym.envs.web.server import ShopClient, ShopServer
+from densegym.envs.web.site import PAGE_SIZE, option_id, parse_path, session_prefix
+from densegym.envs.web.tasks import WebTask, generate_task, score_purchase
+from densegym.envs.web.text import (
+    MAX_ACTION_CHARS,
+    Page,
+    parse_action,
+    parse_page,
+    render_page_text,
+    resolve,
+)
+from densegym.spaces import PermissiveText
+
+__all__ = ["INFO_DOC", "WebShopEnv", "WebState"]
+
+#: Info fields every shop env reports (also in ``env.unwrapped.task["info"]``).
+INFO_DOC = {
+    "is_success": "bool: bought an item that meets every asked attribute, option and the price",
+    "score": "float in [0, 1]: WebShop-style match of the purchase (0 before Buy)",
+    "page": "str: the kind of page shown (search, results, item, sub, buy, unknown)",
+    "invalid_action": "bool: unreadable action, unknown element or impossible move",
+    "invalid_reason": "str: why the action was invalid ('' when valid)",
+    "n_invalid": "int: invalid actions so far",
+    "invalid_streak": "int: invalid actions in a row (K in a row truncate)",
+    "server_error": "bool: the page could not be fetched",
+    "n_steps": "int: actions so far",
+    "oracle_remaining": "int: actions the oracle needs from here (-1: the task is lost)",
+    "difficulty": "int: the task's level",
+}
+_MAX_HISTORY = 64
+
+
+@dataclass(frozen=True)
+class WebState:
+    """A snapshot of an episode: the task, the page path (options are in it) and history."""
+
+    task: WebTask
+    path: str
+    history: tuple[str, ...]
+    page: Page
+    counters: tuple[int, int, int]
+    done: bool
+    score: float
+
+
+class WebShopEnv(gym.Env[str, str]):
+    """Buy the product an instruction asks for on a real local shop site.
+
+    ## Description
+    A generated catalogue (categories with attributes, option dimensions and prices; 1,000
+    products by default, in SQLite with an FTS5 BM25 index) served by a real HTTP server
+    on 127.0.0.1 (a free port, one server per process, a session per env). The text
+    driver fetches each page over keep-alive HTTP and reads it with ``html.parser``.
+    Tasks are solvable by construction (:mod:`densegym.envs.web.tasks`).
+
+    ## Observation Space
+    ``PermissiveText``: the instruction, then the page: its title, visible text and its
+    interactive elements numbered, ``[3] link "Description" #description``.
+
+    ## Action Space
+    ``PermissiveText``: one line, ``search[query]`` (on a page with a search box),
+    ``click[<number | element id | element text>]`` or ``back``. Unreadable or
+    impossible actions are flagged (``info["invalid_action"]``) and counted; the page
+    stays; ``max_invalid_in_row`` in a row truncate the episode.
+
+    ## Rewards
+    0 per step; at Buy, 1 if the purchase meets the instruction (``info["is_success"]``),
+    else 0, or with ``reward_mode="score"`` the WebShop-style score (``info["score"]``).
+
+    ## Termination
+    Terminates at Buy; truncates after ``max_invalid_in_row`` invalid actions in a row and
+    at the registered ``max_episode_steps``.
+
+    ## Registered Configurations
+    ``densegym/WebShop-Search-v0``: levels 1-3 drawn uniformly (``difficulty=`` fixes one).
+
+    Args:
+        difficulty: the level of new tasks (``None``: drawn uniformly from ``levels``).
+        catalogue_seed: the seed of the catalogue.
+        n_products: products in the catalogue (at least; families complete).
+        reward_mode: ``"success"`` or ``"score"``.
+        max_invalid_in_row: invalid actions in a row that truncate the episode.
+        max_observation_chars: the observation's length bound.
+        render_mode: ``None``, ``"ansi"`` or ``"human"``.
+
+    Example:
+        >>> env = WebShopEnv(difficulty=1)
+        >>> obs, info = env.reset(seed=0)
+        >>> obs.splitlines()[1]
+        'Page: Search'
+        >>> _, _, _, _, info = env.step("click[nothing here]")
+        >>> info["invalid_action"], info["n_invalid"]
+        (True, 1)
+        >>> while True:
+        ...     obs, reward, terminated, truncated, info = env.step(env.oracle_step())
+        ...     if terminated or truncated:
+        ...         break
+        >>> reward, info["is_success"], info["score"]
+        (1.0, True, 1.0)
+        >>> env.close()
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    family_id: ClassVar[str] = "Search"
+    levels: ClassVar[tuple[int, ...]] = (1, 2, 3)
+
+    def __init__(
+        self,
+        *,
+        difficulty: int | None = None,
+        catalogue_seed: int = 0,
+        n_products: int = 1000,
+        reward_mode: str = "success",
+        max_invalid_in_row: int = 5,
+        max_observation_chars: int = 8192,
+        render_mode: str | None = None,
+    ):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
+        if difficulty is not None and difficulty not in self.levels:
+            raise ValueError(f"difficulty must be one of {self.levels}, got {difficulty!r}")
+        if reward_mode not in ("success", "score"):
+            raise ValueError(f"reward_mode must be 'success' or 'score', got {reward_mode!r}")
+        if max_invalid_in_row < 1 or n_products < 50:
+            raise ValueError("max_invalid_in_row must be at least 1 and n_products at least 50")
+        self.difficulty = difficulty
+        self.catalogue_seed = int(catalogue_seed)
+        self.n_products = int(n_products)
+        self.reward_mode = reward_mode
+        self.max_invalid_in_row = int(max_invalid_in_row)
+        self.max_observation_chars = int(max_observation_chars)
+        self.render_mode = render_mode
+        self.observation_space = PermissiveText(max_length=self.max_observation_chars)
+        self.action_space = PermissiveText(max_length=MAX_ACTION_CHARS)
+        self.problem: WebTask | None = None
+        self._session: str | None = None
+        self._client: ShopClient | None = None
+        self._task_dict: dict[str, Any] | None = None
+        self._path = ""
+        self._history: list[str] = []
+        self._page: Page | None = None
+        self._n_invalid = self._streak = self._n_steps = 0
+        self._done = False
+        self._score = 0.0
+
+    # -- the site -----------------------------------------------------------------
+    @property
+    def catalogue(self):
+        """The catalogue this env shops in (built once per process and seed)."""
+        return catalogue_for_seed(self.catalogue_seed, self.n_products)
+
+    @property
+    def port(self) -> int | None:
+        """The port of the shop server this env uses (``None`` before its first page)."""
+        return None if self._client is None else self._client.port
+
+    def _fetch(self, path: str) -> Page:
+        if self._client is None:
+            self._session, port = ShopServer.open_session(self.catalogue)
+            self._client = ShopClient(port)
+        prefix = session_prefix(self._session)
+        status, html = self._client.get(prefix + path)
+        return parse_page(html, prefix, status)
+
+    # -- public helpers -----------------------------------------------------------
+    def make_task(self, seed: int, difficulty: int | None = None) -> WebTask:
+        """Return the task drawn for a task seed."""
+        level = difficulty if difficulty is not None else self.difficulty
+        if level is None:
+            level = random.Random(seed).choice(self.levels)
+        return generate_task(self.catalogue, seed, level)
+
+    @property
+    def task(self) -> dict[str, Any]:
+        """Machine-readable description of the current task (for LLM modules)."""
+        if self._task_dict is None:
+            data: dict[str, Any] = {
+                "id": f"WebShop-{self.family_id}",
+                "goal": "Buy the product the instruction describes, with the options it asks "
+                "for, within its price.",
+                "action_format": "search[query] | click[number, element id or text] | back",
+                "reward": "1 when the purchase meets the instruction, else 0"
+                if self.reward_mode == "success"
+                else "the WebShop-style match score of the purchase",
+                "info": dict(INFO_DOC),
+            }
+            if self.problem is not None:
+                data.update(self.problem.to_dict())
+            self._task_dict = data
+        return self._task_dict
+
+    @property
+    def page(self) -> Page:
+        """The page shown."""
+        self._require_task()
+        return self._page
+
+    def remaining_plan(self) -> list[str] | None:
+        """The oracle's actions from the current page; ``None`` once the task is lost."""
+        task = self._require_task()
+        if self._done:
+            return [] if self._score == 1.0 else None
+        target_page = task.rank // PAGE_SIZE + 1
+
+        def from_item(chosen: dict[str, str]) -> list[str]:
+            opts = [f"click[{option_id(d, v)}]" for d, v in task.options if chosen.get(d) != v]
+            return [*opts, "click[buy-now]"]
+
+        def from_results(page: int) -> list[str]:
+            move = "next-page" if target_page > page else "prev-page"
+            moves = [f"click[{move}]"] * abs(target_page - page)
+            return [*moves, f"click[item-{task.asin.lower()}]", *from_item({})]
+
+        def from_search() -> list[str]:
+            return [f"search[{task.query}]", *from_results(1)]
+
+        kind, asin, _, params = parse_path(self._path)
+        chosen = {k[2:]: v for k, v in params.items() if k.startswith("o_")}
+        same_query = params.get("q") == task.query
+        raw_page = params.get("page", "1")
+        page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
+        page = max(1, min(page, 5))
+        if kind == "search":
+            return from_search()
+        if kind == "results":
+            return from_results(page) if same_query else from_search()
+        leave = ["click[back-to-search]", *from_search()]
+        if kind in ("item", "sub") and asin == task.asin:
+            return (["click[back-to-item]"] if kind == "sub" else []) + from_item(chosen)
+        if kind == "item" and same_query:
+            return min(leave, ["click[back-to-results]", *from_results(page)], key=len)
+        return leave
+
+    def oracle_step(self) -> str:
+        """Return the oracle's next action, re-planned from the current page."""
+        steps = self.remaining_plan()
+        return steps[0] if steps else "click[buy-now]"
+
+    def oracle_remaining(self) -> int | None:
+        """Count the actions the oracle needs from here; ``None`` once the task is lost."""
+        steps = self.remaining_plan()
+        return None if steps is None else len(steps)
+
+    def observation(self) -> str:
+        """Return the current observation text."""
+        return self._observation()
+
+    # -- state for rollouts -------------------------------------------------------
+    def get_state(self) -> WebState:
+        """Snapshot the episode (no server call)."""
+        return WebState(
+            task=self._require_task(),
+            path=self._path,
+            history=tuple(self._history),
+            page=self._page,
+            counters=(self._n_invalid, self._streak, self._n_steps),
+            done=self._done,
+            score=self._score,
+        )
+
+    def set_state(self, state: WebState) -> None:
+        """Restore a snapshot from :meth:`get_state` (of this or any shop env)."""
+        if state.task is not self.problem:
+            self._task_dict = None
+        self.problem = state.task
+        self._path, self._history, self._page = state.path, list(state.history), state.page
+        self._n_invalid, self._streak, self._n_steps = state.counters
+        self._done, self._score = state.done, state.score
+
+    def clone(self) -> WebShopEnv:
+        """Copy this env in its current state; the copy opens its own session on the server."""
+        new = copy.copy(self)
+        new._np_random = copy.deepcopy(self._np_random) if self._np_random is not None else None
+        new.render_mode = None
+        new._client = new._session = None
+        if self.problem is not None:
+            new.set_state(self.get_state())
+        return new
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_client"] = state["_session"] = None  # a socket; reopened on the next page
+        return state
+
+    # -- gymnasium API ------------------------------------------------------------
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Draw a task (``options={"task": WebTask}`` sets one) and open the search page."""
+        super().reset(seed=seed)
+        options = dict(options or {})
+        problem = options.pop("task", None)
+        if problem is None:
+            problem = self.make_task(int(self.np_random.integers(2**62)),
+                                     options.pop("difficulty", None))
+        elif not isinstance(problem, WebTask):
+            raise TypeError(f"options['task'] must be a WebTask, got {type(problem).__name__}")
+        self.problem, self._task_dict = problem, None
+        self._path, self._history = "", []
+        self._page = self._fetch("")
+        self._n_invalid = self._streak = self._n_steps = 0
+        self._done, self._score = False, 0.0
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), self._info({})
+
+    def step(self, action: str):
+        """Run one page action; Buy ends the episode."""
+        task = self._require_task()
+        if self._done:
+            raise RuntimeError("the episode has ended; call reset()")
+        self._n_steps += 1
+        step: dict[str, Any] = {}
+        target, error = self._target(action)
+        if error:
+            self._n_invalid += 1
+            self._streak += 1
+            step["invalid_reason"] = error
+        else:
+            self._streak = 0
+            if target is None:  # back
+                self._path = self._history.pop()
+            else:
+                self._history = [*self._history[-_MAX_HISTORY + 1 :], self._path]
+                self._path = target
+            self._page = self._fetch(self._path)
+            step["server_error"] = self._page.status == 0
+        reward, terminated = 0.0, False
+        kind, asin, _, params = parse_path(self._path)
+        if not error and kind == "buy" and self._page.status == 200:
+            product = self.catalogue.by_asin[asin]
+            chosen = {k[2:]: v for k, v in params.items() if k.startswith("o_")}
+            self._score = score_purchase(task, product, chosen)
+            self._done = terminated = True
+            success = self._score == 1.0
+            reward = float(success) if self.reward_mode == "success" else self._score
+        truncated = not terminated and self._streak >= self.max_invalid_in_row
+        if truncated:
+            self._done = True
+        if self.render_mode == "human":
+            self.render()
+        return self._observation(), reward, terminated, truncated, self._info(step)
+
+    def render(self) -> str | None:
+        """``ansi``: return the observation text; ``human``: print it."""
+        if self.render_mode is None or self.problem is None:
+            return None
+        text = self._observation()
+        if self.render_mode == "human":
+            print(text + "\n")
+            return None
+        return text
+
+    def close(self) -> None:
+        """Close the connection and the session (the server stops with its last session)."""
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._session is not None:
+            ShopServer.close_session(self._session)
+            self._session = None
+        super().close()
+
+    # -- internals ----------------------------------------------------------------
+    def _require_task(self) -> WebTask:
+        if self.problem is None or self._page is None:
+            raise gym.error.ResetNeeded("call reset() before using the env")
+        return self.problem
+
+    def _target(self, action: Any) -> tuple[str | None, str]:
+        """Return ``(path to open or None for back, error)``; never raises."""
+        verb, arg, error = parse_action(action)
+        if error:
+            return None, error
+        if verb == "back":
+            return (None, "") if self._history else (None, "there is no page to go back to")
+        page = self._page
+        if verb == "search":
+            box = page.textbox()
+            if box is None:
+                return None, "this page has no search box"
+            return f"{box.href}?{urlencode({'q': arg[:200], 'page': 1})}", ""
+        element = resolve(page, arg)
+        if element is None:
+            return None, f"no element {arg[:64]!r} on this page"
+        if element.role == "textbox":
+            return None, "type into the search box with search[query]"
+        if element.role == "button":
+            box = page.textbox()
+            query = box.value if box is not None else ""
+            return f"{element.href}?{urlencode({'q': query, 'page': 1})}", ""
+        if not element.href:
+            return None, f"element {arg[:64]!r} leads nowhere"
+        return element.href, ""
+
+    def _observation(self) -> str:
+        task = self._require_task()
+        head = f"Instruction: {task.instruction}\n"
+        body = render_page_text(self._page, max(64, self.max_observation_chars - len(head)))
+        return (head + body)[: self.max_observation_chars]
+
+    def _info(self, step: dict[str, Any]) -> dict[str, Any]:
+        task = self._require_task()
+        remaining = self.oracle_remaining()
+        return {
+            "is_success": self._done and self._score == 1.0,
+            "score": float(self._score),
+            "page": parse_path(self._path)[0],
+            "invalid_action": "invalid_reason" in step,
+            "invalid_reason": step.get("invalid_reason", ""),
+            "n_invalid": self._n_invalid,
+            "invalid_streak": self._streak,
+            "server_error": bool(step.get("server_error", False)),
+            "n_steps": self._n_steps,
+            "oracle_remaining": -1 if remaining is None else remaining,
+            "difficulty": task.difficulty,
+        }
