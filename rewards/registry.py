@@ -119,10 +119,19 @@ def env_label(env: gym.Env) -> str:
     return candidates[0].id if len(candidates) == 1 else type(base).__name__
 
 
+MAX_SHAPERS = 64
+"""The most shapers one spec may stack (each is a wrapper layer; thousands hit the recursion
+limit in gymnasium's attribute lookups)."""
+MAX_SPEC_DEPTH = 16
+"""The deepest nesting of lists (and JSON inside strings) a shaping spec may have."""
+
+
 def normalize_spec(shaping: Any) -> list[dict[str, Any]]:
     """Turn any accepted shaping spec into a list of ``{"id": name, **kwargs}`` dicts.
 
-    Strings may also be JSON or ``"a+b"`` stacks, which is what the CLI passes.
+    Strings may also be JSON or ``"a+b"`` stacks, which is what the CLI passes. A spec may
+    stack at most :data:`MAX_SHAPERS` shapers and nest lists at most :data:`MAX_SPEC_DEPTH`
+    deep; beyond either it is refused with a ``ValueError``, never a ``RecursionError``.
 
     Example:
         >>> normalize_spec("count+potential")
@@ -132,15 +141,31 @@ def normalize_spec(shaping: Any) -> list[dict[str, Any]]:
         >>> normalize_spec(None)
         []
     """
+    specs = _normalize(shaping, 0)
+    if len(specs) > MAX_SHAPERS:
+        raise ValueError(
+            f"a shaping spec may stack at most {MAX_SHAPERS} shapers; this one has more"
+        )
+    return specs
+
+
+def _normalize(shaping: Any, depth: int) -> list[dict[str, Any]]:
+    if depth > MAX_SPEC_DEPTH:
+        raise ValueError(f"a shaping spec may nest lists at most {MAX_SPEC_DEPTH} deep")
     if shaping is None:
         return []
     if isinstance(shaping, str):
         text = shaping.strip()
         if text.startswith(("{", "[")):
             try:
-                return normalize_spec(json.loads(text))
+                loaded = json.loads(text)
             except json.JSONDecodeError as error:
                 raise ValueError(f"shaping spec is not valid JSON: {text!r} ({error})") from None
+            except RecursionError:
+                raise ValueError(
+                    f"a shaping spec may nest lists at most {MAX_SPEC_DEPTH} deep"
+                ) from None
+            return _normalize(loaded, depth + 1)
         if text.lower() in NO_SHAPING:
             return []
         return [{"id": part.strip()} for part in text.split("+") if part.strip()]
@@ -156,7 +181,12 @@ def normalize_spec(shaping: Any) -> list[dict[str, Any]]:
             return []
         return [dict(shaping)]
     if isinstance(shaping, (list, tuple)):
-        return [item for part in shaping for item in normalize_spec(part)]
+        specs = []
+        for part in shaping:
+            specs.extend(_normalize(part, depth + 1))
+            if len(specs) > MAX_SHAPERS:  # stop early on a huge list
+                break
+        return specs
     raise TypeError(
         "shaping must be None, a name, a dict with an 'id' or a list of those "
         f"(data, not callables); got {type(shaping).__name__}"

@@ -78,8 +78,16 @@ _SIZES = ("x-small", "small", "medium", "large", "x-large", "xx-large")
 CATEGORIES: tuple[Category, ...] = (
     Category(
         "t-shirt",
-        ("machine washable", "short sleeve", "long sleeve", "cotton", "slim fit",
-         "moisture wicking", "crew neck", "v-neck"),
+        (
+            "machine washable",
+            "short sleeve",
+            "long sleeve",
+            "cotton",
+            "slim fit",
+            "moisture wicking",
+            "crew neck",
+            "v-neck",
+        ),
         (("color", _COLORS), ("size", _SIZES)),
         (9.0, 35.0),
         ("t-shirt", "tee", "top"),
@@ -87,18 +95,36 @@ CATEGORIES: tuple[Category, ...] = (
     ),
     Category(
         "jeans",
-        ("machine washable", "slim fit", "relaxed fit", "stretch", "high waist",
-         "button fly", "distressed"),
-        (("color", ("light wash", "dark wash", "black", "grey")), ("size", ("28w", "30w",
-         "32w", "34w", "36w", "38w")), ("length", ("30l", "32l", "34l"))),
+        (
+            "machine washable",
+            "slim fit",
+            "relaxed fit",
+            "stretch",
+            "high waist",
+            "button fly",
+            "distressed",
+        ),
+        (
+            ("color", ("light wash", "dark wash", "black", "grey")),
+            ("size", ("28w", "30w", "32w", "34w", "36w", "38w")),
+            ("length", ("30l", "32l", "34l")),
+        ),
         (25.0, 90.0),
         ("jeans", "denim pants"),
         ("Rivet", "Indigo Co", "Tallow"),
     ),
     Category(
         "headphones",
-        ("wireless", "noise cancelling", "over ear", "in ear", "waterproof",
-         "long battery life", "built-in microphone", "foldable"),
+        (
+            "wireless",
+            "noise cancelling",
+            "over ear",
+            "in ear",
+            "waterproof",
+            "long battery life",
+            "built-in microphone",
+            "foldable",
+        ),
         (("color", ("black", "white", "silver", "blue", "rose gold")),),
         (15.0, 220.0),
         ("headphones", "earbuds", "headset"),
@@ -106,50 +132,100 @@ CATEGORIES: tuple[Category, ...] = (
     ),
     Category(
         "coffee",
-        ("organic", "fair trade", "dark roast", "medium roast", "decaf", "whole bean",
-         "ground", "single origin"),
-        (("flavor", ("original", "vanilla", "hazelnut", "caramel", "mocha")),
-         ("size", ("8 ounce", "12 ounce", "16 ounce", "2 pound"))),
+        (
+            "organic",
+            "fair trade",
+            "dark roast",
+            "medium roast",
+            "decaf",
+            "whole bean",
+            "ground",
+            "single origin",
+        ),
+        (
+            ("flavor", ("original", "vanilla", "hazelnut", "caramel", "mocha")),
+            ("size", ("8 ounce", "12 ounce", "16 ounce", "2 pound")),
+        ),
         (6.0, 40.0),
         ("coffee", "coffee beans", "espresso blend"),
         ("Daybreak", "Highland Roasters", "Crema & Co"),
     ),
     Category(
         "sofa",
-        ("easy assembly", "living room", "stain resistant", "reclining", "sleeper",
-         "solid wood frame", "tufted", "mid-century"),
-        (("color", ("grey", "beige", "navy blue", "emerald green", "charcoal")),
-         ("size", ("loveseat", "3 seat", "sectional"))),
+        (
+            "easy assembly",
+            "living room",
+            "stain resistant",
+            "reclining",
+            "sleeper",
+            "solid wood frame",
+            "tufted",
+            "mid-century",
+        ),
+        (
+            ("color", ("grey", "beige", "navy blue", "emerald green", "charcoal")),
+            ("size", ("loveseat", "3 seat", "sectional")),
+        ),
         (180.0, 1200.0),
         ("sofa", "couch", "settee"),
         ("Hearthly", "Oakmoor", "Lounja"),
     ),
     Category(
         "shampoo",
-        ("sulfate free", "paraben free", "for dry hair", "for curly hair", "natural",
-         "vegan", "color safe", "dandruff"),
-        (("scent", ("unscented", "lavender", "coconut", "tea tree", "citrus")),
-         ("size", ("8 fl oz", "12 fl oz", "16.9 fl oz", "33.8 fl oz"))),
+        (
+            "sulfate free",
+            "paraben free",
+            "for dry hair",
+            "for curly hair",
+            "natural",
+            "vegan",
+            "color safe",
+            "dandruff",
+        ),
+        (
+            ("scent", ("unscented", "lavender", "coconut", "tea tree", "citrus")),
+            ("size", ("8 fl oz", "12 fl oz", "16.9 fl oz", "33.8 fl oz")),
+        ),
         (5.0, 30.0),
         ("shampoo", "hair wash", "cleansing shampoo"),
         ("Purelle", "Verdant", "Silkroot"),
     ),
     Category(
         "phone case",
-        ("shockproof", "slim", "wireless charging compatible", "kickstand", "clear",
-         "wallet", "screen protector included", "magnetic"),
-        (("color", ("black", "clear", "blue", "purple", "red", "green")),
-         ("model", ("model 12", "model 13", "model 14", "model 15", "model 15 pro"))),
+        (
+            "shockproof",
+            "slim",
+            "wireless charging compatible",
+            "kickstand",
+            "clear",
+            "wallet",
+            "screen protector included",
+            "magnetic",
+        ),
+        (
+            ("color", ("black", "clear", "blue", "purple", "red", "green")),
+            ("model", ("model 12", "model 13", "model 14", "model 15", "model 15 pro")),
+        ),
         (7.0, 45.0),
         ("phone case", "case", "cover"),
         ("Armorly", "Casecraft", "Gript"),
     ),
     Category(
         "running shoes",
-        ("lightweight", "breathable", "non slip", "arch support", "waterproof", "wide",
-         "memory foam", "trail"),
-        (("color", ("black", "white", "grey", "blue", "red", "neon yellow")),
-         ("size", ("6", "7", "8", "9", "10", "11", "12"))),
+        (
+            "lightweight",
+            "breathable",
+            "non slip",
+            "arch support",
+            "waterproof",
+            "wide",
+            "memory foam",
+            "trail",
+        ),
+        (
+            ("color", ("black", "white", "grey", "blue", "red", "neon yellow")),
+            ("size", ("6", "7", "8", "9", "10", "11", "12")),
+        ),
         (35.0, 160.0),
         ("running shoes", "sneakers", "trainers"),
         ("Strydr", "Pacer", "Montane Run", "Velo"),
@@ -274,8 +350,9 @@ def generate_products(seed: int, n_products: int = 1000) -> list[Product]:
             for dim, values in category.options
         )
         products.append(
-            _product(rng, category, fresh_asin(), brand, noun, adjective, attributes, price,
-                     options)
+            _product(
+                rng, category, fresh_asin(), brand, noun, adjective, attributes, price, options
+            )
         )
         for _ in range(rng.randint(0, 3)):  # siblings: one attribute or the price differs
             sib_attrs, sib_price = list(attributes), price
@@ -285,8 +362,17 @@ def generate_products(seed: int, n_products: int = 1000) -> list[Product]:
             else:
                 sib_price = price * rng.uniform(1.1, 1.5)
             products.append(
-                _product(rng, category, fresh_asin(), brand, noun, adjective,
-                         tuple(sib_attrs), sib_price, options)
+                _product(
+                    rng,
+                    category,
+                    fresh_asin(),
+                    brand,
+                    noun,
+                    adjective,
+                    tuple(sib_attrs),
+                    sib_price,
+                    options,
+                )
             )
     return products
 

@@ -92,6 +92,8 @@ class WebShopEnv(gym.Env[str, str]):
         catalogue_seed: the seed of the catalogue.
         n_products: products in the catalogue (at least; families complete).
         reward_mode: ``"success"`` or ``"score"``.
+        driver: ``"text"`` (in-process HTML parsing of real HTTP pages); ``"chromium"``
+            is planned.
         max_invalid_in_row: invalid actions in a row that truncate the episode.
         max_observation_chars: the observation's length bound.
         render_mode: ``None``, ``"ansi"`` or ``"human"``.
@@ -124,6 +126,7 @@ class WebShopEnv(gym.Env[str, str]):
         catalogue_seed: int = 0,
         n_products: int = 1000,
         reward_mode: str = "success",
+        driver: str = "text",
         max_invalid_in_row: int = 5,
         max_observation_chars: int = 8192,
         render_mode: str | None = None,
@@ -132,6 +135,10 @@ class WebShopEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if difficulty is not None and difficulty not in self.levels:
             raise ValueError(f"difficulty must be one of {self.levels}, got {difficulty!r}")
+        if driver != "text":
+            raise ValueError(
+                f"driver must be 'text' (the Chromium driver is not built yet), got {driver!r}"
+            )
         if reward_mode not in ("success", "score"):
             raise ValueError(f"reward_mode must be 'success' or 'score', got {reward_mode!r}")
         if max_invalid_in_row < 1 or n_products < 50:
@@ -140,6 +147,7 @@ class WebShopEnv(gym.Env[str, str]):
         self.catalogue_seed = int(catalogue_seed)
         self.n_products = int(n_products)
         self.reward_mode = reward_mode
+        self.driver = driver
         self.max_invalid_in_row = int(max_invalid_in_row)
         self.max_observation_chars = int(max_observation_chars)
         self.render_mode = render_mode
@@ -231,7 +239,9 @@ class WebShopEnv(gym.Env[str, str]):
         chosen = {k[2:]: v for k, v in params.items() if k.startswith("o_")}
         same_query = params.get("q") == task.query
         raw_page = params.get("page", "1")
-        page = int(raw_page) if raw_page.isdigit() and len(raw_page) < 6 else 1
+        page = (
+            int(raw_page) if raw_page.isascii() and raw_page.isdigit() and len(raw_page) < 6 else 1
+        )
         page = max(1, min(page, 5))
         if kind == "search":
             return from_search()
@@ -302,8 +312,9 @@ class WebShopEnv(gym.Env[str, str]):
         options = dict(options or {})
         problem = options.pop("task", None)
         if problem is None:
-            problem = self.make_task(int(self.np_random.integers(2**62)),
-                                     options.pop("difficulty", None))
+            problem = self.make_task(
+                int(self.np_random.integers(2**62)), options.pop("difficulty", None)
+            )
         elif not isinstance(problem, WebTask):
             raise TypeError(f"options['task'] must be a WebTask, got {type(problem).__name__}")
         self.problem, self._task_dict = problem, None

@@ -55,7 +55,9 @@ def option_id(dim: str, value: str) -> str:
         >>> option_id("color", "Navy Blue")
         'opt-color-navy-blue'
     """
-    return f"opt-{_SLUG.sub('-', dim.lower()).strip('-')}-{_SLUG.sub('-', value.lower()).strip('-')}"
+    return (
+        f"opt-{_SLUG.sub('-', dim.lower()).strip('-')}-{_SLUG.sub('-', value.lower()).strip('-')}"
+    )
 
 
 def parse_path(path: str) -> tuple[str, str, str, dict[str, str]]:
@@ -99,7 +101,7 @@ def _link(el_id: str, href: str, text: str) -> str:
 
 def _page_number(params: dict[str, str]) -> int:
     raw = params.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 6 else 1
+    return int(raw) if raw.isascii() and raw.isdigit() and 0 < len(raw) < 6 else 1
 
 
 def _options(params: dict[str, str]) -> dict[str, str]:
@@ -126,15 +128,26 @@ def _results(cat: Catalogue, prefix: str, params: dict[str, str]) -> str:
     shown = hits[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     body = [
         _link("back-to-search", prefix, "Back to Search"),
+        _search_form(prefix, query),
         f"<h1>Results for \u201c{html.escape(query)}\u201d</h1>",
         f"<p>Page {page} of {pages} ({len(hits)} results)</p>",
     ]
     if page > 1:
-        body.append(_link("prev-page", f"{prefix}results?{urlencode({'q': query, 'page': page - 1})}",
-                          "< Prev page"))
+        body.append(
+            _link(
+                "prev-page",
+                f"{prefix}results?{urlencode({'q': query, 'page': page - 1})}",
+                "< Prev page",
+            )
+        )
     if page < pages:
-        body.append(_link("next-page", f"{prefix}results?{urlencode({'q': query, 'page': page + 1})}",
-                          "Next page >"))
+        body.append(
+            _link(
+                "next-page",
+                f"{prefix}results?{urlencode({'q': query, 'page': page + 1})}",
+                "Next page >",
+            )
+        )
     if not hits:
         body.append("<p>No products match.</p>")
     back = urlencode({"q": query, "page": page})
@@ -196,11 +209,13 @@ def _sub(product: Product, sub: str, prefix: str, params: dict[str, str]) -> str
     if sub == "description":
         body.append(f'<p id="product-description">{html.escape(product.description)}</p>')
     elif sub == "features":
-        body.append("<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in product.features)
-                    + "</ul>")
+        body.append(
+            "<ul>" + "".join(f"<li>{html.escape(f)}</li>" for f in product.features) + "</ul>"
+        )
     else:
-        body.append("<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in product.reviews)
-                    + "</ul>")
+        body.append(
+            "<ul>" + "".join(f"<li>{html.escape(r)}</li>" for r in product.reviews) + "</ul>"
+        )
     return _page(f"{sub.capitalize()}: {product.title}", body)
 
 
@@ -226,8 +241,9 @@ def render_page(cat: Catalogue, session: str, path: str) -> tuple[int, str]:
         return 200, _results(cat, prefix, params)
     product = cat.by_asin.get(asin)
     if product is None:
-        return 404, _page("Not found", [_link("back-to-search", prefix, "Back to Search"),
-                                         "<p>No such page.</p>"])
+        return 404, _page(
+            "Not found", [_link("back-to-search", prefix, "Back to Search"), "<p>No such page.</p>"]
+        )
     if kind == "item":
         return 200, _item(product, prefix, params)
     if kind == "sub":

@@ -99,17 +99,30 @@ def _draw(rng: random.Random, cat: Catalogue, level: int) -> WebTask:
     if n_opts is not None:
         dims = rng.sample(dims, min(n_opts, len(dims)))
     options = tuple((d, rng.choice(v)) for d, v in dims)
-    bound = math.ceil(product.price) if level == 3 else math.ceil(product.price * rng.uniform(lo, hi))
-    option_text = " and ".join(f"{d} {v}" for d, v in options)
+    bound = (
+        math.ceil(product.price) if level == 3 else math.ceil(product.price * rng.uniform(lo, hi))
+    )
+    option_text = " and ".join(v if v.startswith(d) else f"{d} {v}" for d, v in options)
     instruction = rng.choice(_TEMPLATES).format(
-        attrs=" and ".join(attrs), category=product.category, options=option_text,
+        attrs=" and ".join(attrs),
+        category=product.category,
+        options=option_text,
         price=f"{bound:.2f}",
     )
     query = " ".join((product.category, *attrs))
     hits = cat.search(query)
     rank = hits.index(product.asin) if product.asin in hits else MAX_RESULTS
-    return WebTask(product.asin, product.category, attrs, options, float(bound), instruction,
-                   query, rank, level)
+    return WebTask(
+        product.asin,
+        product.category,
+        attrs,
+        options,
+        float(bound),
+        instruction,
+        query,
+        rank,
+        level,
+    )
 
 
 def generate_task(cat: Catalogue, seed: int, difficulty: int = 1, tries: int = 400) -> WebTask:
@@ -125,7 +138,7 @@ def generate_task(cat: Catalogue, seed: int, difficulty: int = 1, tries: int = 4
         task = _draw(rng, cat, difficulty)
         if task.rank >= max_rank:
             continue
-        if task.rank >= min_rank or attempt >= tries // 4:
+        if task.rank >= min_rank or attempt >= 24:
             return task
         fallback = fallback or task
     if fallback is not None:

@@ -35,15 +35,38 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 
-__all__ = ["MAX_ACTION_CHARS", "Element", "Page", "parse_action", "parse_page",
-           "render_page_text", "resolve"]
+__all__ = [
+    "MAX_ACTION_CHARS",
+    "Element",
+    "Page",
+    "parse_action",
+    "parse_page",
+    "render_page_text",
+    "resolve",
+]
 
 #: Longer actions are invalid.
 MAX_ACTION_CHARS = 512
 _ACTION = re.compile(r"(search|click)\s*[\[(](.*)[\])]", re.DOTALL | re.IGNORECASE)
 _SPACE = re.compile(r"\s+")
-_BLOCK = {"p", "div", "h1", "h2", "h3", "li", "ul", "legend", "fieldset", "form", "br", "tr",
-          "label", "body", "html", "title"}
+_BLOCK = {
+    "p",
+    "div",
+    "h1",
+    "h2",
+    "h3",
+    "li",
+    "ul",
+    "legend",
+    "fieldset",
+    "form",
+    "br",
+    "tr",
+    "label",
+    "body",
+    "html",
+    "title",
+}
 
 
 @dataclass(frozen=True)
@@ -101,6 +124,8 @@ class _Reader(HTMLParser):
         self._open: dict[str, str] | None = None  # a link or button being read
         self._open_text: list[str] = []
         self._form_action = ""
+        self._in_label = False
+        self._swallow = False  # a radio's label text (already its name)
 
     def _rel(self, href: str) -> str:
         return href[len(self.prefix) :] if href.startswith(self.prefix) else href
@@ -127,14 +152,26 @@ class _Reader(HTMLParser):
             self._flush()
             kind = a.get("type", "text")
             if kind == "radio":
+                self._swallow = self._in_label
                 value = "checked" if "checked" in a else ""
-                self.items.append(Element(a.get("id", ""), "radio", a.get("value", ""),
-                                          self._rel(a.get("data-href", "")), value))
+                self.items.append(
+                    Element(
+                        a.get("id", ""),
+                        "radio",
+                        a.get("value", ""),
+                        self._rel(a.get("data-href", "")),
+                        value,
+                    )
+                )
             elif kind == "text":
-                self.items.append(Element(a.get("id", ""), "textbox", "Search",
-                                          self._form_action, a.get("value", "")))
+                self.items.append(
+                    Element(
+                        a.get("id", ""), "textbox", "Search", self._form_action, a.get("value", "")
+                    )
+                )
         elif tag in _BLOCK:
             self._flush()
+            self._in_label = tag == "label"
 
     def handle_endtag(self, tag: str) -> None:
         if tag in ("script", "style"):
@@ -149,9 +186,10 @@ class _Reader(HTMLParser):
             self._open = None
         elif tag in _BLOCK:
             self._flush()
+            self._in_label = self._swallow = False
 
     def handle_data(self, data: str) -> None:
-        if self._skip:
+        if self._skip or self._swallow:
             return
         if self._in_title:
             self.title += data
@@ -226,7 +264,7 @@ def resolve(page: Page, target: str) -> Element | None:
     """
     elements = page.elements
     target = target.strip()
-    if target.isdigit() and len(target) < 6:
+    if target.isascii() and target.isdigit() and len(target) < 6:
         index = int(target)
         return elements[index - 1] if 1 <= index <= len(elements) else None
     key = _norm(target.removeprefix("#"))

@@ -97,3 +97,19 @@ def test_readme_multi_agent_quickstart_runs():
     exec(compile(code, "README multi-agent", "exec"), namespace)
     terms = namespace["infos"]["agent_0"]["reward_terms"]
     assert list(terms) == ["extrinsic", "count", "potential"]
+
+
+@pytest.mark.parametrize("env_id", PARALLEL_IDS)
+def test_multi_agent_training_defaults_are_pinned(env_id):
+    from densegym.agents.sb3.training import default_hyperparams
+
+    ppo = default_hyperparams(env_id, "ppo")
+    assert ppo == {
+        "n_steps": 128,
+        "batch_size": 256,
+        "n_epochs": 4,
+        "learning_rate": 3e-4,
+        "ent_coef": 0.01,
+        "gae_lambda": 0.95,
+        "gamma": 0.99,
+    }

@@ -22,7 +22,7 @@ from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 import densegym  # noqa: E402, F401 - registers the ids
-from densegym.rewards.registry import normalize_spec  # noqa: E402
+from densegym.rewards.registry import MAX_SHAPERS, MAX_SPEC_DEPTH, normalize_spec  # noqa: E402
 
 CAR = "densegym/MountainCarSparse-v0"
 TOOLS_ENV = "densegym/ToolShop-Orders-v0"
@@ -86,6 +86,26 @@ def test_normalize_spec_accepts_or_refuses_clearly(spec):
         _refusal_is_clear(error)
         return
     assert all(isinstance(entry, dict) and isinstance(entry["id"], str) for entry in out)
+
+
+@SETTINGS
+@given(
+    count=st.integers(0, 3 * MAX_SHAPERS),
+    depth=st.integers(0, 3 * MAX_SPEC_DEPTH),
+    as_json=st.booleans(),
+)
+def test_a_spec_within_the_bounds_is_read_and_one_beyond_them_is_refused(count, depth, as_json):
+    """Issue 21: thousands of stacked or deeply nested shapers hit the recursion limit."""
+    spec: object = [{"id": "count", "name": f"c{i}"} for i in range(count)]
+    for _ in range(depth):
+        spec = [spec]
+    given_spec = json.dumps(spec) if as_json else spec
+    innermost = depth + (1 if as_json else 0) + (1 if count else 0)  # the level normalize reads
+    if count > MAX_SHAPERS or innermost > MAX_SPEC_DEPTH:
+        with pytest.raises(ValueError, match="at most"):
+            normalize_spec(given_spec)
+    else:
+        assert len(normalize_spec(given_spec)) == count
 
 
 @SETTINGS

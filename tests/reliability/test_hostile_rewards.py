@@ -17,6 +17,7 @@ import densegym  # noqa: F401 - registers the ids
 from densegym.agents.runs.config import RunConfig
 from densegym.agents.sb3.training import train
 from densegym.rewards.llm.critic import critique, sample_transitions
+from densegym.rewards.registry import MAX_SHAPERS, MAX_SPEC_DEPTH, normalize_spec
 from densegym.rewards.terms import TERM_BOUND, TermPipeline
 
 SIGNATURE = "def reward(obs, action, next_obs, info):\n"
@@ -192,3 +193,42 @@ def test_an_invalid_llm_backend_is_refused_at_make(shaper, backend, words):
     with pytest.raises(ValueError, match=shaper) as caught:
         gym.make("densegym/MountainCarSparse-v0", shaping=spec)
     assert words in str(caught.value)
+
+
+def _nested(spec: object, depth: int) -> object:
+    for _ in range(depth):
+        spec = [spec]
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("shaping", "words"),
+    [
+        ([{"id": "step_penalty", "name": f"s{i}"} for i in range(3000)], "at most 64 shapers"),
+        ("+".join(f"count{i}" for i in range(5000)), "at most 64 shapers"),
+        (_nested("count", 5000), "nest lists at most 16 deep"),
+        ("[" * 100_000 + "]" * 100_000, "nest lists at most 16 deep"),
+        ("[" * 500 + '"count"' + "]" * 500, "nest lists at most 16 deep"),
+    ],
+    ids=["3000-stacked", "5000-plus-stack", "5000-nested", "100k-json-brackets", "500-json"],
+)
+def test_thousands_of_stacked_or_nested_shapers_are_refused_in_one_sentence(shaping, words):
+    """Issue 21, low: thousands of stacked or deeply nested shapers hit the recursion limit."""
+    with pytest.raises(ValueError, match=words) as caught:
+        gym.make("densegym/MountainCarSparse-v0", shaping=shaping)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_self_containing_spec_list_is_refused_not_recursed():
+    spec: list = ["count"]
+    spec.append(spec)
+    with pytest.raises(ValueError, match="nest lists at most 16 deep"):
+        normalize_spec(spec)
+
+
+def test_the_bounds_still_admit_the_largest_allowed_spec():
+    stacked = [{"id": "step_penalty", "name": f"s{i}"} for i in range(MAX_SHAPERS)]
+    env = gym.make("densegym/MountainCarSparse-v0", shaping=_nested(stacked, MAX_SPEC_DEPTH - 1))
+    env.reset(seed=0)
+    assert math.isfinite(env.step(1)[1])
+    env.close()

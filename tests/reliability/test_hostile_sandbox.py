@@ -9,7 +9,6 @@ unprivileged user created for the test.
 from __future__ import annotations
 
 import os
-import pwd
 import shutil
 import struct
 import subprocess
@@ -17,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import nonroot
 import pytest
 
 from densegym.rewards.llm import CodeRejected, check_code
@@ -67,26 +67,17 @@ def test_sandbox_takes_the_non_root_path(monkeypatch):
 
 
 def _unprivileged_user() -> str | None:
-    """A non-root user who can run this interpreter, creating one when root may; else ``None``."""
-    if os.geteuid() != 0:
-        return pwd.getpwuid(os.geteuid()).pw_name
-    if shutil.which("runuser") is None:
+    """A non-root user to switch to, creating one when root may; else ``None``."""
+    if shutil.which("runuser") is None and shutil.which("setpriv") is None:
         return None
     try:
-        pwd.getpwnam(TEST_USER)
-    except KeyError:
-        useradd = shutil.which("useradd")
-        if useradd is None:
-            return None
-        made = subprocess.run([useradd, "-M", TEST_USER], capture_output=True, timeout=30)
-        if made.returncode != 0:
-            return None
-    return TEST_USER
+        return nonroot.ensure_user(TEST_USER)
+    except nonroot.NonRootError:
+        return None
 
 
 PROBE = f"""
-import os, sys
-sys.path.insert(0, {str(REPO)!r})
+import os
 from densegym.rewards.llm.sandbox import Sandbox
 assert os.geteuid() != 0
 with Sandbox({CODE!r}) as box:
@@ -95,7 +86,12 @@ with Sandbox({CODE!r}) as box:
 
 
 def test_sandbox_runs_as_a_real_non_root_user():
-    """Issue 21, high 1: every ``llm_code`` shaper failed for non-root users."""
+    """Issue 21, high 1: every ``llm_code`` shaper failed for non-root users.
+
+    As root, the probe runs as a real unprivileged user through a shim venv on a Python that
+    user can start (see ``nonroot.py``), so it runs even where the venv's own interpreter
+    lives in root's private home.
+    """
     if os.geteuid() != 0:  # already unprivileged: run it here
         with Sandbox(CODE) as box:
             assert box.call(*ARGS).value == 0.5
@@ -103,18 +99,27 @@ def test_sandbox_runs_as_a_real_non_root_user():
     user = _unprivileged_user()
     if user is None:
         pytest.skip("cannot create or use an unprivileged user here (no runuser/useradd)")
-    command = ["runuser", "-u", user, "--", sys.executable, "-B", "-c"]
-    reachable = subprocess.run([*command, "pass"], capture_output=True, timeout=60, cwd="/")
-    if reachable.returncode != 0:
-        pytest.skip(
-            f"user {user!r} cannot run {sys.executable} (its folder is private to root): "
-            f"{reachable.stderr.decode(errors='replace').strip()[:200]}"
+    blocked = nonroot.unreadable(user, [REPO, nonroot.site_packages()])
+    if blocked:
+        pytest.skip(f"user {user!r} cannot read {blocked} (a private parent folder)")
+    folder = nonroot.make_user_dir(user)
+    try:
+        try:
+            python = nonroot.make_shim_venv(user, folder)
+        except nonroot.NonRootError as error:
+            pytest.skip(str(error))
+        env = ["env", "-i", f"PATH={nonroot.PLAIN_PATH}", f"HOME={folder}", f"TMPDIR={folder}"]
+        done = subprocess.run(
+            nonroot.as_user(user, *env, str(python), "-B", "-c", PROBE),
+            capture_output=True,
+            timeout=120,
+            cwd="/",
         )
-    done = subprocess.run(
-        [*command, PROBE], capture_output=True, timeout=120, cwd="/", env={"PATH": os.defpath}
-    )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
     assert done.returncode == 0, done.stderr.decode(errors="replace")[-1000:]
     assert "value 0.5 ping True" in done.stdout.decode()
+    assert "uid 0 " not in done.stdout.decode()
 
 
 DISARM = """
