@@ -73,7 +73,7 @@ def expected(env_id: str) -> dict:
 def test_every_registered_id_is_pinned():
     pinned = {"densegym/MountainCarSparse-v0"}
     pinned |= {i for i in densegym.ENV_IDS if i.startswith("densegym/MiniHack-")}
-    pinned |= {entry.id for entry in ENTRIES if entry.world in ("reasoning", "tools")}
+    pinned |= {entry.id for entry in ENTRIES if entry.world in ("reasoning", "tools", "web")}
     assert pinned == set(densegym.ENV_IDS), "a new id: pin its training defaults here"
     assert set(GENERIC) == set(ALGORITHMS)
 
