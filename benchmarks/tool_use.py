@@ -15,7 +15,16 @@ random choice among 8 grounded candidates, a noisy oracle (the oracle's call wit
 probability 0.7, else a random grounded candidate), A* (``search:astar``, progress
 heuristic, grounded candidates), and SB3 PPO on the grounded-candidates view trained
 with ``none`` vs ``potential`` (Φ = progress): success, score, calls per episode,
-invalid-call rate, wall time.
+invalid-call rate, wall time. Also ``best_of_n`` (4 rollouts) and ``q_select`` (4 calls a
+step) in tool-env form (:class:`ToolBestOfN`, :class:`ToolQSelect`): the grounded
+noisy-oracle proposer (q=0.7) and the oracle's value plus N(0, 0.1) noise as scorer;
+``sim_calls`` counts the calls they step on clones.
+
+Section 3, BFCL multi-turn base (``densegym/BFCL-MultiTurn-v0``, the first
+``--bfcl-entries`` entries): success per turn (turns never reached count as failed) and
+per entry for a random call (typed placeholder arguments), the noisy oracle (q=0.7) and
+the ground truth. A*, best_of_n and q_select need grounded candidates (or an LLM), which
+BFCL does not offer here, so they are not run on it.
 
 Usage::
 
@@ -31,6 +40,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import os
 import platform
 import random
@@ -186,6 +196,92 @@ class NoisyOracle(CandidateRandom):
         return super().predict(obs, state)
 
 
+def _noisy_call(base: Any, rng: random.Random, q: float) -> str:
+    """The grounded noisy-oracle proposer's call.
+
+    The oracle's call with probability ``q``, else a random grounded candidate.
+    """
+    if rng.random() < q:
+        return base.oracle_step()
+    return rng.choice(base.candidate_actions(K))
+
+
+class _ToolSearch:
+    """Shared parts of the tool-env forms of ``best_of_n`` and ``q_select``.
+
+    ``agents/llm/search.py`` plans over reasoning states only, so these two run the same
+    rules on a tool env's clones: the proposer is the grounded noisy oracle
+    (:func:`_noisy_call`), the scorer the oracle's value of a state, ``1 - oracle
+    distance`` (a finished copy: ``is_success``), plus Gaussian noise of scale ``noise``.
+    ``sim_calls`` counts the calls stepped on clones (the search's compute).
+    """
+
+    def __init__(self, q: float = 0.7, noise: float = 0.1, seed: int = 0):
+        self.q, self.noise = q, noise
+        self.rng = random.Random(seed)
+        self.env: Any = None
+        self.sim_calls = 0
+
+    def bind(self, env: gym.Env) -> _ToolSearch:
+        """Act in ``env``."""
+        self.env = env
+        return self
+
+    def value(self, sim: Any, info: dict[str, Any], done: bool) -> float:
+        """The noisy oracle scorer's value of a simulated state."""
+        exact = float(info["is_success"]) if done else 1.0 - sim.oracle_distance()
+        return exact + self.rng.gauss(0.0, self.noise)
+
+
+class ToolBestOfN(_ToolSearch):
+    """``best_of_n`` on a tool env: ``n`` proposer rollouts on clones, the best-scored one run."""
+
+    def __init__(self, n: int = 4, max_depth: int = 16, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.n, self.max_depth = n, max_depth
+        self.queue: list[str] = []
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Plan at an episode's start, then follow the chosen rollout."""
+        base = self.env.unwrapped
+        if (episode_start is not None and bool(np.any(episode_start))) or not self.queue:
+            best: tuple[float, list[str]] = (-math.inf, [])
+            for _ in range(self.n):
+                sim, calls, done, info = base.clone(), [], False, {}
+                while not done and len(calls) < self.max_depth:
+                    calls.append(_noisy_call(sim, self.rng, self.q))
+                    _, _, terminated, truncated, info = sim.step(calls[-1])
+                    done = terminated or truncated
+                self.sim_calls += len(calls)
+                value = self.value(sim, info, done) if calls else -math.inf
+                if value > best[0]:
+                    best = (value, calls)
+                sim.close()
+            self.queue = best[1] or [base.oracle_step()]
+        return self.queue.pop(0), state
+
+
+class ToolQSelect(_ToolSearch):
+    """``q_select`` on a tool env: ``k`` proposed calls per step, the best-valued one taken."""
+
+    def __init__(self, k: int = 4, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.k = k
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Score each distinct proposed call on a clone; return the best."""
+        base = self.env.unwrapped
+        calls = list(dict.fromkeys(_noisy_call(base, self.rng, self.q) for _ in range(self.k)))
+        values = []
+        for call in calls:
+            sim = base.clone()
+            _, _, terminated, truncated, info = sim.step(call)
+            self.sim_calls += 1
+            values.append(self.value(sim, info, terminated or truncated))
+            sim.close()
+        return calls[int(np.argmax(values))], state
+
+
 def run_agent(agent: Any, env: gym.Env, seeds: list[int], deterministic: bool = True) -> dict:
     """Run ``agent`` once per seed; report success, score, calls, invalid rate, wall time."""
     bind_agent(agent, env)
@@ -217,6 +313,7 @@ def run_agent(agent: Any, env: gym.Env, seeds: list[int], deterministic: bool = 
         "invalid_rate": invalid / max(sum(calls), 1),
         "wall_s": seconds,
         "tokens": int(usage.tokens) if usage is not None else 0,
+        **({"sim_calls": agent.sim_calls} if hasattr(agent, "sim_calls") else {}),
     }
 
 
@@ -292,6 +389,8 @@ def agents(
         astar = make_agent("search:astar")
         rows["A* (progress h, grounded)"] = run_agent(astar, text_env, seeds[:astar_tasks])
         rows["A* (progress h, grounded)"]["tasks"] = astar_tasks
+        rows["best_of_n (n=4, noisy oracle 0.7)"] = run_agent(ToolBestOfN(n=4), text_env, seeds)
+        rows["q_select (k=4, noisy oracle 0.7)"] = run_agent(ToolQSelect(k=4), text_env, seeds)
         text_env.close()
         if ppo_steps:
             view_env = gym.make(env_id, view=_view(dim))
@@ -305,6 +404,102 @@ def agents(
         out[family] = rows
         print(f"{family}:", json.dumps(rows, indent=1), flush=True)
     return out
+
+
+# -- section 3: BFCL multi-turn base ---------------------------------------------------
+_PLACEHOLDERS = {"string": "a", "integer": 0, "number": 0.0, "boolean": False, "array": []}
+
+
+class BFCLRandom:
+    """A uniform choice among the entry's functions (``end_turn`` included).
+
+    Each required argument is set to a placeholder of its type (BFCL has no grounded
+    candidates).
+    """
+
+    def __init__(self, seed: int = 0):
+        self.rng = random.Random(seed)
+        self.env: Any = None
+
+    def bind(self, env: gym.Env) -> BFCLRandom:
+        """Act in ``env``."""
+        self.env = env
+        return self
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Return a random call."""
+        schema = self.rng.choice(self.env.unwrapped.task["tools"])
+        function = schema.get("function", schema)
+        params = function.get("parameters", {})
+        arguments = {
+            name: _PLACEHOLDERS.get(params.get("properties", {}).get(name, {}).get("type"), "a")
+            for name in params.get("required", [])
+        }
+        return json.dumps({"name": function["name"], "arguments": arguments}), state
+
+
+class BFCLNoisyOracle(BFCLRandom):
+    """The ground truth's next call with probability ``q``, else a :class:`BFCLRandom` call."""
+
+    def __init__(self, q: float = 0.7, seed: int = 0):
+        super().__init__(seed)
+        self.q = q
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=False):
+        """Return the oracle's call with probability ``q``, else a random call."""
+        if self.rng.random() < self.q:
+            return self.env.unwrapped.oracle_step(), state
+        return super().predict(obs, state)
+
+
+def run_bfcl_agent(agent: Any, env: gym.Env, entries: list[int]) -> dict[str, Any]:
+    """Play each entry once; success per turn and per entry, calls, invalid rate, wall time."""
+    agent.bind(env)
+    turns, wins, calls, invalid = [], [], [], 0
+    start = time.perf_counter()
+    for entry in entries:
+        obs, info = env.reset(seed=0, options={"entry": entry})
+        first = True
+        while True:
+            action, _ = agent.predict(obs, episode_start=np.array([first]))
+            first = False
+            obs, _, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        passed = list(info["turn_success"])  # turns never reached count as failed
+        turns += passed + [False] * (env.unwrapped.n_turns - len(passed))
+        wins.append(bool(info["is_success"]))
+        calls.append(int(info["n_calls"]))
+        invalid += int(info["n_invalid"])
+    return {
+        "success_per_entry": float(np.mean(wins)),
+        "success_per_turn": float(np.mean(turns)) if turns else 0.0,
+        "turns": len(turns),
+        "calls_per_entry": float(np.mean(calls)),
+        "invalid_rate": invalid / max(sum(calls), 1),
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+def bfcl(entries: int) -> dict[str, Any]:
+    """Measure section 3 on the first ``entries`` BFCL multi-turn base entries.
+
+    A* needs grounded candidates or an LLM proposer; BFCL has neither here, so it is left
+    out (as are best_of_n and q_select, whose proposer is the grounded one).
+    """
+    try:
+        env = gym.make("densegym/BFCL-MultiTurn-v0")
+    except (ImportError, gym.error.DependencyNotInstalled) as error:
+        return {"skipped": f"bfcl-eval is not installed ({error})"}
+    chosen = list(range(min(entries, len(env.unwrapped.entries))))
+    rows = {
+        "random (typed placeholders)": run_bfcl_agent(BFCLRandom(0), env, chosen),
+        "noisy oracle (q=0.7)": run_bfcl_agent(BFCLNoisyOracle(0.7, 0), env, chosen),
+        "oracle (ground truth)": run_bfcl_agent(BFCLNoisyOracle(1.0, 0), env, chosen),
+    }
+    env.close()
+    print("BFCL:", json.dumps(rows, indent=1), flush=True)
+    return {"entries": len(chosen), "rows": rows}
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -339,6 +534,20 @@ def markdown(result: dict[str, Any]) -> str:
                 f"| {family} | {name} | {n} | {row['success']:.2f} | {row['score']:.2f} | "
                 f"{row['calls_per_episode']:.1f} | {row['invalid_rate']:.3f} | {wall} |"
             )
+    section = result.get("bfcl")
+    if section and "rows" in section:
+        lines += [
+            "",
+            "| BFCL multi-turn base | entries | success / entry | success / turn | calls/entry "
+            "| invalid rate | wall s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, row in section["rows"].items():
+            lines.append(
+                f"| {name} | {section['entries']} | {row['success_per_entry']:.2f} | "
+                f"{row['success_per_turn']:.2f} | {row['calls_per_entry']:.1f} | "
+                f"{row['invalid_rate']:.3f} | {row['wall_s']:.1f} |"
+            )
     return "\n".join(lines)
 
 
@@ -353,6 +562,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", default=str(RESULTS))
     parser.add_argument("--logdir", default="", help="PPO run folders (default: a temp folder)")
     parser.add_argument("--workers", type=int, default=1, help="PPO runs at a time")
+    parser.add_argument("--bfcl-entries", type=int, default=50, help="BFCL entries (0: skip)")
     from densegym.agents.runs.sweep import add_engine_arguments, engine_options
 
     add_engine_arguments(parser)
@@ -392,6 +602,9 @@ def main(argv: list[str] | None = None) -> int:
             **engine_options(args),
         ),
     }
+    result["config"]["bfcl_entries"] = args.bfcl_entries
+    if args.bfcl_entries:
+        result["bfcl"] = bfcl(args.bfcl_entries)
     result["wall_s"] = time.perf_counter() - start
     path = Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -66,6 +66,12 @@ class ShapedReward(PipelineOwner, gym.Wrapper, gym.utils.RecordConstructorArgs):
     warned about once; then come normalisation, clipping and the (scheduled) ``coef``.
     The run goes on.
 
+    When an episode ends in an env that reports ``info["is_success"]``, the last step's
+    info also carries ``reward_hacking`` (the shaped return, the sum of every reward
+    returned this episode, was positive but the task failed) and ``reward_hacking_episodes``
+    (how many episodes this wrapper flagged); with stacked shapers the outermost one's
+    verdict stands.
+
     Args:
         env: the environment to wrap.
         coef: weight of the term in the returned reward (read back as :attr:`coef`,
@@ -126,6 +132,9 @@ class ShapedReward(PipelineOwner, gym.Wrapper, gym.utils.RecordConstructorArgs):
             owner=self.registry_name,
         )
         self._last_obs: Any = None
+        self._episode_return = 0.0
+        #: Episodes that ended with a positive shaped return but ``is_success`` false.
+        self.reward_hacking_episodes = 0
 
     def _record_args(self, local_vars: dict[str, Any]) -> None:
         """Record constructor arguments (data only) so the env spec can rebuild us."""
@@ -178,6 +187,7 @@ class ShapedReward(PipelineOwner, gym.Wrapper, gym.utils.RecordConstructorArgs):
         """Reset the inner env and this shaper's per-episode state."""
         obs, info = self.env.reset(seed=seed, options=options)
         self._last_obs = obs
+        self._episode_return = 0.0
         self.on_reset(obs, info)
         return obs, info
 
@@ -202,7 +212,19 @@ class ShapedReward(PipelineOwner, gym.Wrapper, gym.utils.RecordConstructorArgs):
         contribution = pipeline.process(raw)
         self.pipeline.write_info(info, contribution)
         self._last_obs = obs
-        return obs, float(reward) + contribution, terminated, truncated, info
+        shaped = float(reward) + contribution
+        self._episode_return += shaped
+        if (terminated or truncated) and "is_success" in info:
+            self._flag_reward_hacking(info)
+        return obs, shaped, terminated, truncated, info
+
+    def _flag_reward_hacking(self, info: dict[str, Any]) -> None:
+        # Every layer writes the flag at an episode's end; the outermost writes last, so
+        # the flag judges the reward the agent was actually paid.
+        hacked = self._episode_return > 0 and not info["is_success"]
+        self.reward_hacking_episodes += hacked
+        info["reward_hacking"] = bool(hacked)
+        info["reward_hacking_episodes"] = self.reward_hacking_episodes
 
 
 class LearnedShaper(ShapedReward):

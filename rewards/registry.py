@@ -326,6 +326,8 @@ def shaping_label(shaping: Any) -> str:
 register("potential", "densegym.rewards.potential:PotentialShaping")
 register("step_penalty", "densegym.rewards.penalty:StepPenalty")
 register("invalid_penalty", "densegym.rewards.invalid:InvalidActionPenalty")
+register("call_cost", "densegym.rewards.tool_shapers:CallCost")
+register("discovery", "densegym.rewards.tool_shapers:DiscoveryBonus")
 register("count", "densegym.rewards.intrinsic.counts:CountBonus")
 register("rnd", "densegym.rewards.intrinsic.rnd:RNDBonus")
 register("icm", "densegym.rewards.intrinsic.icm:ICMBonus")

@@ -324,6 +324,18 @@ class ToolEnv(gym.Env[str, str]):
         self._require_task()
         return grounded_calls(self, k, include_oracle=include_oracle)
 
+    def needed_entities(self) -> frozenset[str]:
+        """Return the ids the task needs: every value a read of the gold plan reveals."""
+        return frozenset(value for step in self._require_task().plan for value in step.reveals)
+
+    def seen_entities(self) -> frozenset[str]:
+        """Return the needed ids shown so far, in the request or in a tool result.
+
+        Seen text only grows within an episode, so this set never shrinks before a reset.
+        """
+        seen = self._seen
+        return frozenset(value for value in self.needed_entities() if value in seen)
+
     def oracle_remaining(self) -> int | None:
         """Count the calls the oracle needs from here (final call included); ``None`` if lost."""
         steps = self.remaining_plan()

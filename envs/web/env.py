@@ -10,8 +10,9 @@ from urllib.parse import urlencode
 
 import gymnasium as gym
 
+from densegym.envs.web.browser import BrowserDied, BrowserDriver
 from densegym.envs.web.catalog import catalogue_for_seed
-from densegym.envs.web.server import ShopClient, ShopServer
+from densegym.envs.web.server import HOST, ShopClient, ShopServer
 from densegym.envs.web.site import PAGE_SIZE, option_id, parse_path, session_prefix
 from densegym.envs.web.tasks import WebTask, generate_task, score_purchase
 from densegym.envs.web.text import (
@@ -24,7 +25,7 @@ from densegym.envs.web.text import (
 )
 from densegym.spaces import PermissiveText
 
-__all__ = ["INFO_DOC", "WebShopEnv", "WebState"]
+__all__ = ["BROWSER_INFO_DOC", "INFO_DOC", "WebShopEnv", "WebState"]
 
 #: Info fields every shop env reports (also in ``env.unwrapped.task["info"]``).
 INFO_DOC = {
@@ -39,6 +40,12 @@ INFO_DOC = {
     "n_steps": "int: actions so far",
     "oracle_remaining": "int: actions the oracle needs from here (-1: the task is lost)",
     "difficulty": "int: the task's level",
+}
+#: Extra info fields of ``driver="chromium"``.
+BROWSER_INFO_DOC = {
+    "browser_restarted": "bool: the browser died or hung and was restarted (the episode is "
+    "truncated; not a task failure)",
+    "n_browser_restarts": "int: browser restarts over this env's life",
 }
 _MAX_HISTORY = 64
 
@@ -87,13 +94,24 @@ class WebShopEnv(gym.Env[str, str]):
     ## Registered Configurations
     ``densegym/WebShop-Search-v0``: levels 1-3 drawn uniformly (``difficulty=`` fixes one).
 
+    ## Drivers
+    ``driver="text"`` fetches pages over HTTP and parses them in process (~900 steps/s).
+    ``driver="chromium"`` runs real headless Chromium through Selenium
+    (:mod:`densegym.envs.web.browser`): it types queries, clicks links, radios and buttons
+    and presses Back, and reads ``page_source`` with the same parser, so both drivers give
+    the same observations and infos for the same episode. One browser per env, started at
+    the first reset and quit by :meth:`close`; a browser that dies or hangs is restarted,
+    the episode truncated with ``info["browser_restarted"]`` (``info["n_browser_restarts"]``
+    counts them). ``step`` never raises for it.
+
     Args:
         difficulty: the level of new tasks (``None``: drawn uniformly from ``levels``).
         catalogue_seed: the seed of the catalogue.
         n_products: products in the catalogue (at least; families complete).
         reward_mode: ``"success"`` or ``"score"``.
-        driver: ``"text"`` (in-process HTML parsing of real HTTP pages); ``"chromium"``
-            is planned.
+        driver: ``"text"`` (in-process HTML parsing of real HTTP pages) or
+            ``"chromium"`` (real headless Chromium; needs the ``web`` extra and Debian's
+            ``chromium`` and ``chromium-driver``).
         max_invalid_in_row: invalid actions in a row that truncate the episode.
         max_observation_chars: the observation's length bound.
         render_mode: ``None``, ``"ansi"`` or ``"human"``.
@@ -135,10 +153,8 @@ class WebShopEnv(gym.Env[str, str]):
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if difficulty is not None and difficulty not in self.levels:
             raise ValueError(f"difficulty must be one of {self.levels}, got {difficulty!r}")
-        if driver != "text":
-            raise ValueError(
-                f"driver must be 'text' (the Chromium driver is not built yet), got {driver!r}"
-            )
+        if driver not in ("text", "chromium"):
+            raise ValueError(f"driver must be 'text' or 'chromium', got {driver!r}")
         if reward_mode not in ("success", "score"):
             raise ValueError(f"reward_mode must be 'success' or 'score', got {reward_mode!r}")
         if max_invalid_in_row < 1 or n_products < 50:
@@ -163,6 +179,8 @@ class WebShopEnv(gym.Env[str, str]):
         self._n_invalid = self._streak = self._n_steps = 0
         self._done = False
         self._score = 0.0
+        self._browser = BrowserDriver() if driver == "chromium" else None
+        self._n_browser_restarts = 0
 
     # -- the site -----------------------------------------------------------------
     @property
@@ -175,13 +193,43 @@ class WebShopEnv(gym.Env[str, str]):
         """The port of the shop server this env uses (``None`` before its first page)."""
         return None if self._client is None else self._client.port
 
-    def _fetch(self, path: str) -> Page:
+    def _fetch(self, path: str, how: tuple[str, ...] = ("open",), here: str = "") -> Page:
+        """Show page ``path``: fetched (text driver) or reached by ``how`` from ``here``.
+
+        Raises:
+            BrowserDied: (Chromium driver) the browser is gone or hung.
+        """
         if self._client is None:
             self._session, port = ShopServer.open_session(self.catalogue)
             self._client = ShopClient(port)
         prefix = session_prefix(self._session)
-        status, html = self._client.get(prefix + path)
+        if self._browser is None:
+            status, html = self._client.get(prefix + path)
+        elif how == ("open",):
+            status, html = self._browser.open(f"http://{HOST}:{self.port}{prefix}", path)
+        else:
+            status, html = self._browser.act(f"http://{HOST}:{self.port}{prefix}", here, path, how)
         return parse_page(html, prefix, status)
+
+    def _how(self, action: str) -> tuple[str, ...]:
+        """How the browser performs a valid action on the current page."""
+        verb, arg, _ = parse_action(action)
+        if verb == "back":
+            return ("back",)
+        box = self._page.textbox()
+        if verb == "search":
+            button = next((e for e in self._page.elements if e.role == "button"), None)
+            return ("search", box.id, button.id if button else "", arg[:200])
+        element = resolve(self._page, arg)  # a button submits the box as shown
+        return ("click", element.id) if element.id else ("open",)
+
+    def _restart_browser(self) -> None:
+        """Replace a dead browser (never raises; a failed start is retried at reset)."""
+        self._n_browser_restarts += 1
+        try:
+            self._browser.restart()
+        except BrowserDied:
+            self._browser.quit()
 
     # -- public helpers -----------------------------------------------------------
     def make_task(self, seed: int, difficulty: int | None = None) -> WebTask:
@@ -203,7 +251,9 @@ class WebShopEnv(gym.Env[str, str]):
                 "reward": "1 when the purchase meets the instruction, else 0"
                 if self.reward_mode == "success"
                 else "the WebShop-style match score of the purchase",
-                "info": dict(INFO_DOC),
+                "info": dict(INFO_DOC)
+                if self._browser is None
+                else {**INFO_DOC, **BROWSER_INFO_DOC},
             }
             if self.problem is not None:
                 data.update(self.problem.to_dict())
@@ -296,6 +346,8 @@ class WebShopEnv(gym.Env[str, str]):
         new._np_random = copy.deepcopy(self._np_random) if self._np_random is not None else None
         new.render_mode = None
         new._client = new._session = None
+        if self._browser is not None:
+            new._browser = BrowserDriver(window=self._browser.window, timeout=self._browser.timeout)
         if self.problem is not None:
             new.set_state(self.get_state())
         return new
@@ -303,6 +355,10 @@ class WebShopEnv(gym.Env[str, str]):
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
         state["_client"] = state["_session"] = None  # a socket; reopened on the next page
+        if self._browser is not None:  # a browser of its own, started on the next page
+            state["_browser"] = BrowserDriver(
+                window=self._browser.window, timeout=self._browser.timeout
+            )
         return state
 
     # -- gymnasium API ------------------------------------------------------------
@@ -319,12 +375,18 @@ class WebShopEnv(gym.Env[str, str]):
             raise TypeError(f"options['task'] must be a WebTask, got {type(problem).__name__}")
         self.problem, self._task_dict = problem, None
         self._path, self._history = "", []
-        self._page = self._fetch("")
+        restarted = False
+        try:
+            self._page = self._fetch("")
+        except BrowserDied:  # died between episodes: one fresh browser, then give up
+            self._restart_browser()
+            restarted = True
+            self._page = self._fetch("")
         self._n_invalid = self._streak = self._n_steps = 0
         self._done, self._score = False, 0.0
         if self.render_mode == "human":
             self.render()
-        return self._observation(), self._info({})
+        return self._observation(), self._info({"browser_restarted": restarted})
 
     def step(self, action: str):
         """Run one page action; Buy ends the episode."""
@@ -341,12 +403,17 @@ class WebShopEnv(gym.Env[str, str]):
         else:
             self._streak = 0
             if target is None:  # back
-                self._path = self._history.pop()
+                path, history = self._history[-1], self._history[:-1]
             else:
-                self._history = [*self._history[-_MAX_HISTORY + 1 :], self._path]
-                self._path = target
-            self._page = self._fetch(self._path)
-            step["server_error"] = self._page.status == 0
+                path, history = target, [*self._history[-_MAX_HISTORY + 1 :], self._path]
+            try:
+                how = ("open",) if self._browser is None else self._how(action)
+                self._page = self._fetch(path, how, self._path)
+                self._path, self._history = path, history
+                step["server_error"] = self._page.status == 0
+            except BrowserDied:  # the page stays; the episode is cut, not failed
+                self._restart_browser()
+                step["browser_restarted"] = True
         reward, terminated = 0.0, False
         kind, asin, _, params = parse_path(self._path)
         if not error and kind == "buy" and self._page.status == 200:
@@ -356,7 +423,9 @@ class WebShopEnv(gym.Env[str, str]):
             self._done = terminated = True
             success = self._score == 1.0
             reward = float(success) if self.reward_mode == "success" else self._score
-        truncated = not terminated and self._streak >= self.max_invalid_in_row
+        truncated = not terminated and (
+            self._streak >= self.max_invalid_in_row or step.get("browser_restarted", False)
+        )
         if truncated:
             self._done = True
         if self.render_mode == "human":
@@ -374,7 +443,9 @@ class WebShopEnv(gym.Env[str, str]):
         return text
 
     def close(self) -> None:
-        """Close the connection and the session (the server stops with its last session)."""
+        """Quit the browser; close the connection and the session (the server stops last)."""
+        if self._browser is not None:
+            self._browser.quit()
         if self._client is not None:
             self._client.close()
             self._client = None
@@ -424,6 +495,12 @@ class WebShopEnv(gym.Env[str, str]):
     def _info(self, step: dict[str, Any]) -> dict[str, Any]:
         task = self._require_task()
         remaining = self.oracle_remaining()
+        extra = {}
+        if self._browser is not None:
+            extra = {
+                "browser_restarted": bool(step.get("browser_restarted", False)),
+                "n_browser_restarts": self._n_browser_restarts,
+            }
         return {
             "is_success": self._done and self._score == 1.0,
             "score": float(self._score),
@@ -436,4 +513,5 @@ class WebShopEnv(gym.Env[str, str]):
             "n_steps": self._n_steps,
             "oracle_remaining": -1 if remaining is None else remaining,
             "difficulty": task.difficulty,
+            **extra,
         }

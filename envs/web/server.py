@@ -15,8 +15,9 @@ Example:
     >>> client.get("/s/nosuchsession/")[0]
     404
     >>> client.close(); ShopServer.close_session(session)
-    >>> ShopServer.running()
-    False
+    >>> # Stopped, unless another env of this process still has a session open:
+    >>> not ShopServer.running() or ShopClient(port).get(f"/s/{session}/")[0] == 404
+    True
 """
 
 from __future__ import annotations

@@ -1,0 +1,329 @@
+"""The Chromium driver: the shop's pages in real headless Chromium, driven through Selenium.
+
+:class:`BrowserDriver` owns one headless Chromium (Debian's ``chromium`` and
+``chromium-driver``; no Selenium Manager, no download) for as long as its env lives. It
+performs the env's actions for real, typing the query into the search box and clicking
+the button, clicking links and option radios, pressing Back, and returns the page's
+``page_source``, which :func:`densegym.envs.web.text.parse_page` turns into the same
+:class:`~densegym.envs.web.text.Page`, and so the same observation, as the text driver's.
+
+A browser that dies or hangs (a page not loaded within ``timeout`` seconds) makes every
+method raise :class:`BrowserDied`; :meth:`BrowserDriver.restart` gives a fresh one. The
+env turns that into a truncated episode with ``info["browser_restarted"]``.
+
+Every browser gets its own ``--user-data-dir``; the processes that name it are the
+browser's, and :meth:`BrowserDriver.quit` (also run when the driver is garbage collected
+and at interpreter exit) ends them and deletes the folder.
+
+Example:
+    >>> available()  # doctest: +SKIP
+    True
+    >>> same_page("results?q=a+b", "results?page=1&q=a%20b")
+    True
+    >>> same_page("item/B01?q=a", "item/B02?q=a")
+    False
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import weakref
+from pathlib import Path
+
+from densegym.envs.web.site import parse_path
+
+__all__ = [
+    "CHROMEDRIVER",
+    "CHROMIUM",
+    "BrowserDied",
+    "BrowserDriver",
+    "available",
+    "browser_pids",
+    "same_page",
+]
+
+#: Debian's browser and its WebDriver (``apt-get install chromium chromium-driver``).
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+_FLAGS = (
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+)
+_STATUS_JS = (
+    "const e = performance.getEntriesByType('navigation')[0];"
+    "return e && e.responseStatus !== undefined ? e.responseStatus : 200;"
+)
+
+
+class BrowserDied(RuntimeError):
+    """The browser or its WebDriver is gone, or did not answer in time."""
+
+
+def available(chromium: str = CHROMIUM, chromedriver: str = CHROMEDRIVER) -> bool:
+    """Whether the browser, its WebDriver and Selenium are installed."""
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return False
+    return all(os.access(p, os.X_OK) for p in (chromium, chromedriver))
+
+
+def same_page(a: str, b: str) -> bool:
+    """Whether two session-relative paths show the same page (``page=1`` is the default)."""
+    kind_a, asin_a, sub_a, params_a = parse_path(a)
+    kind_b, asin_b, sub_b, params_b = parse_path(b)
+    params_a.setdefault("page", "1")
+    params_b.setdefault("page", "1")
+    return (kind_a, asin_a, sub_a, params_a) == (kind_b, asin_b, sub_b, params_b)
+
+
+def browser_pids(marker: str) -> list[int]:
+    """Ids of the live processes whose command line contains ``marker`` (Linux ``/proc``)."""
+    pids = []
+    needle = marker.encode()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def _end(pids: list[int], profile: str) -> None:
+    """Kill what is left of a browser and delete its profile folder (never raises)."""
+    for pid in {*pids, *browser_pids(profile)}:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass
+        try:  # reap our own child (chromedriver); others are not ours to wait for
+            os.waitpid(pid, os.WNOHANG)
+        except OSError:
+            pass
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+class BrowserDriver:
+    """One headless Chromium under Selenium, started lazily, restarted on demand.
+
+    Args:
+        window: the window size in pixels, ``(width, height)``.
+        timeout: seconds a page may take to load (or a script to run) before the
+            browser counts as hung.
+        chromium: the browser binary.
+        chromedriver: its WebDriver binary.
+    """
+
+    def __init__(
+        self,
+        *,
+        window: tuple[int, int] = (1280, 1024),
+        timeout: float = 20.0,
+        chromium: str = CHROMIUM,
+        chromedriver: str = CHROMEDRIVER,
+    ):
+        if not available(chromium, chromedriver):
+            raise RuntimeError(
+                f"driver='chromium' needs selenium (pip install 'densegym[web]'), {chromium} "
+                f"and {chromedriver} (apt-get install chromium chromium-driver)"
+            )
+        self.window = window
+        self.timeout = float(timeout)
+        self.chromium = chromium
+        self.chromedriver = chromedriver
+        self.n_starts = 0
+        self.n_resyncs = 0  # pages the browser had to be sent to (not where an action led)
+        self._driver = None
+        self._profile = ""
+        self._finalizer: weakref.finalize | None = None
+
+    # -- life ---------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether a browser has been started (and not quit)."""
+        return self._driver is not None
+
+    @property
+    def profile(self) -> str:
+        """The running browser's ``--user-data-dir`` (``""`` when none runs)."""
+        return self._profile
+
+    def pids(self) -> list[int]:
+        """The running browser's processes: chromedriver and every Chromium process."""
+        if self._driver is None:
+            return []
+        own = self._driver.service.process
+        return sorted({*browser_pids(self._profile), *([own.pid] if own else [])})
+
+    def start(self) -> None:
+        """Start the browser (a no-op while one runs).
+
+        Raises:
+            BrowserDied: it could not be started.
+        """
+        if self._driver is not None:
+            return
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+        self._profile = tempfile.mkdtemp(prefix="densegym-chromium-")
+        options = webdriver.ChromeOptions()
+        options.binary_location = self.chromium
+        for flag in (*_FLAGS, f"--window-size={self.window[0]},{self.window[1]}"):
+            options.add_argument(flag)
+        options.add_argument(f"--user-data-dir={self._profile}")
+        try:
+            driver = webdriver.Chrome(options=options, service=Service(self.chromedriver))
+            driver.set_page_load_timeout(self.timeout)
+            driver.set_script_timeout(self.timeout)
+        except Exception as err:  # selenium, OSError, urllib3: all mean no browser
+            _end([], self._profile)
+            self._profile = ""
+            raise BrowserDied(f"could not start Chromium: {err}") from err
+        self._driver = driver
+        self.n_starts += 1
+        process = driver.service.process
+        self._finalizer = weakref.finalize(
+            self, _end, [process.pid] if process else [], self._profile
+        )
+
+    def quit(self) -> None:
+        """Quit the browser and end every process it left (never raises)."""
+        driver, self._driver = self._driver, None
+        if driver is None:
+            return
+        process = driver.service.process
+        try:
+            driver.quit()
+        except Exception:  # noqa: BLE001 - a dead browser cannot be quit politely
+            pass
+        if process is not None:
+            try:
+                process.kill()
+                process.wait(timeout=5)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        if self._finalizer is not None:
+            self._finalizer()  # kills leftovers, deletes the profile
+            self._finalizer = None
+        self._profile = ""
+
+    def restart(self) -> None:
+        """Quit whatever is left of the browser and start a new one.
+
+        Raises:
+            BrowserDied: the new one could not be started.
+        """
+        self.quit()
+        self.start()
+
+    # -- pages ----------------------------------------------------------------------
+    def _call(self, fn, *args):
+        from selenium.common.exceptions import WebDriverException
+        from urllib3.exceptions import HTTPError
+
+        if self._driver is None:
+            raise BrowserDied("the browser is not running")
+        try:
+            return fn(*args)
+        except (WebDriverException, HTTPError, OSError) as err:
+            raise BrowserDied(f"{type(err).__name__}: {str(err).splitlines()[0:1]}") from err
+
+    def _snapshot(self) -> tuple[int, str]:
+        driver = self._driver
+        return int(driver.execute_script(_STATUS_JS) or 0), driver.page_source
+
+    def _navigate(self, act) -> None:
+        """Run ``act`` (which starts a navigation) and wait until the new page has loaded."""
+        from selenium.webdriver.support import expected_conditions as ec
+        from selenium.webdriver.support.ui import WebDriverWait
+
+        driver = self._driver
+        old = driver.find_element("tag name", "html")
+        act()
+        wait = WebDriverWait(driver, self.timeout, poll_frequency=0.01)
+        wait.until(ec.staleness_of(old))
+        wait.until(lambda d: d.execute_script("return document.readyState") == "complete")
+
+    def _relative(self, base: str) -> str | None:
+        url = self._driver.current_url
+        return url[len(base) :] if url.startswith(base) else None
+
+    def _land(self, base: str, expect: str) -> tuple[int, str]:
+        """Check the browser shows ``expect``; send it there if not. Return the page."""
+        where = self._relative(base)
+        if where is None or not same_page(where, expect):
+            self.n_resyncs += 1
+            self._driver.get(base + expect)
+        return self._snapshot()
+
+    def open(self, base: str, path: str) -> tuple[int, str]:
+        """Load ``base + path`` (the address bar); return ``(status, page_source)``.
+
+        Raises:
+            BrowserDied: the browser is gone or hung.
+        """
+        self.start()
+        return self._call(lambda: (self._driver.get(base + path), self._snapshot())[1])
+
+    def act(self, base: str, here: str, expect: str, how: tuple[str, ...]) -> tuple[int, str]:
+        """Perform one action on page ``base + here`` for real; return the page it leads to.
+
+        Args:
+            base: the session's URL prefix, ``http://127.0.0.1:<port>/s/<session>/``.
+            here: the path the env shows (the browser is sent there first if it is not).
+            expect: the path the action leads to (where the browser is sent if the
+                action lands elsewhere, counted in ``n_resyncs``).
+            how: ``("click", element_id)``, ``("search", box_id, button_id, query)``,
+                ``("back",)`` or ``("open",)``.
+
+        Returns:
+            ``(status, page_source)`` of the page reached.
+
+        Raises:
+            BrowserDied: the browser is gone or hung.
+        """
+        self.start()
+        return self._call(self._act, base, here, expect, how)
+
+    def _act(self, base: str, here: str, expect: str, how: tuple[str, ...]) -> tuple[int, str]:
+        driver = self._driver
+        where = self._relative(base)
+        if where is None or not same_page(where, here):
+            self.n_resyncs += 1
+            driver.get(base + here)
+        kind = how[0]
+        if kind == "back":
+            self._navigate(driver.back)
+        elif kind == "click" and how[1]:
+            element = driver.find_element("id", how[1])
+            self._navigate(element.click)
+        elif kind == "search":
+            _, box_id, button_id, query = how
+            box = driver.find_element("id", box_id)
+            box.clear()
+            if query.isprintable() and all(ord(c) < 0x10000 for c in query):
+                box.send_keys(query)
+            if box.get_attribute("value") != query:  # a key ChromeDriver cannot type
+                driver.execute_script("arguments[0].value = arguments[1];", box, query)
+            if button_id:
+                self._navigate(driver.find_element("id", button_id).click)
+            else:
+                self._navigate(lambda: box.submit())
+        else:
+            driver.get(base + expect)
+        return self._land(base, expect)
