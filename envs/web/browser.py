@@ -190,6 +190,8 @@ class BrowserDriver:
             driver = webdriver.Chrome(options=options, service=Service(self.chromedriver))
             driver.set_page_load_timeout(self.timeout)
             driver.set_script_timeout(self.timeout)
+            # The watchdog: no WebDriver command may wait longer (a frozen browser).
+            driver.command_executor.client_config.timeout = self.timeout + 5.0
         except Exception as err:  # selenium, OSError, urllib3: all mean no browser
             _end([], self._profile)
             self._profile = ""
@@ -201,16 +203,22 @@ class BrowserDriver:
             self, _end, [process.pid] if process else [], self._profile
         )
 
-    def quit(self) -> None:
-        """Quit the browser and end every process it left (never raises)."""
+    def quit(self, *, polite: bool = True) -> None:
+        """Quit the browser and end every process it left (never raises).
+
+        Args:
+            polite: ask WebDriver to quit first (``False``: just kill, for a dead or
+                frozen browser, which would not answer).
+        """
         driver, self._driver = self._driver, None
         if driver is None:
             return
         process = driver.service.process
-        try:
-            driver.quit()
-        except Exception:  # noqa: BLE001 - a dead browser cannot be quit politely
-            pass
+        if polite:
+            try:
+                driver.quit()
+            except Exception:  # noqa: BLE001 - a dead browser cannot be quit politely
+                pass
         if process is not None:
             try:
                 process.kill()
@@ -228,7 +236,7 @@ class BrowserDriver:
         Raises:
             BrowserDied: the new one could not be started.
         """
-        self.quit()
+        self.quit(polite=False)
         self.start()
 
     # -- pages ----------------------------------------------------------------------
