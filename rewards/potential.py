@@ -144,6 +144,15 @@ def tool_progress(env: gym.Env, obs: Any) -> float:
     return float(env.progress())
 
 
+@register_potential("web_progress", needs=("shop_progress",))
+def web_progress(env: gym.Env, obs: Any) -> float:
+    """Stage of a shop purchase in [0, 1]: target listed, its page, each asked option, Buy.
+
+    Reads ``env.shop_progress()`` (:class:`~densegym.envs.web.env.WebShopEnv`).
+    """
+    return float(env.shop_progress())
+
+
 @register_potential("oracle_distance", needs=("oracle_distance",))
 def oracle_distance(env: gym.Env, obs: Any) -> float:
     """``−d`` for the oracle's normalised distance to the goal ``d`` in [0, 1] (1: lost).

@@ -297,6 +297,7 @@ class BrowserDriver:
             expect: the path the action leads to (where the browser is sent if the
                 action lands elsewhere, counted in ``n_resyncs``).
             how: ``("click", element_id)``, ``("search", box_id, button_id, query)``,
+                ``("fill", box_id, text)`` (typed, not submitted: returns ``(200, "")``),
                 ``("back",)`` or ``("open",)``.
 
         Returns:
@@ -320,14 +321,17 @@ class BrowserDriver:
         elif kind == "click" and how[1]:
             element = driver.find_element("id", how[1])
             self._navigate(element.click)
-        elif kind == "search":
-            _, box_id, button_id, query = how
+        elif kind in ("search", "fill"):
+            box_id, query = how[1], how[-1]
             box = driver.find_element("id", box_id)
             box.clear()
             if query.isprintable() and all(ord(c) < 0x10000 for c in query):
                 box.send_keys(query)
             if box.get_attribute("value") != query:  # a key ChromeDriver cannot type
                 driver.execute_script("arguments[0].value = arguments[1];", box, query)
+            if kind == "fill":  # typed, not submitted: the page stays
+                return 200, ""
+            button_id = how[2]
             if button_id:
                 self._navigate(driver.find_element("id", button_id).click)
             else:

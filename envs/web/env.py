@@ -18,10 +18,12 @@ from densegym.envs.web.tasks import WebTask, generate_task, score_purchase
 from densegym.envs.web.text import (
     MAX_ACTION_CHARS,
     Page,
-    parse_action,
     parse_page,
+    read_action,
     render_page_text,
     resolve,
+    resolve_option,
+    with_value,
 )
 from densegym.spaces import PermissiveText
 
@@ -39,6 +41,9 @@ INFO_DOC = {
     "server_error": "bool: the page could not be fetched",
     "n_steps": "int: actions so far",
     "oracle_remaining": "int: actions the oracle needs from here (-1: the task is lost)",
+    "server_restarted": "bool: the shop server was gone and was restarted (the episode is "
+    "truncated; not a task failure)",
+    "n_server_restarts": "int: server restarts this env saw over its life",
     "difficulty": "int: the task's level",
 }
 #: Extra info fields of ``driver="chromium"``.
@@ -136,6 +141,10 @@ class WebShopEnv(gym.Env[str, str]):
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
     family_id: ClassVar[str] = "Search"
     levels: ClassVar[tuple[int, ...]] = (1, 2, 3)
+    #: Potential-based shaping's default Φ (``shaping="potential"``).
+    default_potential: ClassVar[str] = "web_progress"
+    #: The longest candidate action the ``candidates`` view shows.
+    max_step_chars: ClassVar[int] = 256
 
     def __init__(
         self,
@@ -181,6 +190,8 @@ class WebShopEnv(gym.Env[str, str]):
         self._score = 0.0
         self._browser = BrowserDriver() if driver == "chromium" else None
         self._n_browser_restarts = 0
+        self._n_server_restarts = 0
+        self._server_restarted = False
 
     # -- the site -----------------------------------------------------------------
     @property
@@ -199,29 +210,30 @@ class WebShopEnv(gym.Env[str, str]):
         Raises:
             BrowserDied: (Chromium driver) the browser is gone or hung.
         """
-        if self._client is None:
-            self._session, port = ShopServer.open_session(self.catalogue)
-            self._client = ShopClient(port)
+        self._ensure_server()
         prefix = session_prefix(self._session)
         if self._browser is None:
             status, html = self._client.get(prefix + path)
+            if status == 0 and not ShopServer.has_session(self._session):  # died just now
+                self._ensure_server()
+                prefix = session_prefix(self._session)
+                status, html = self._client.get(prefix + path)
         elif how == ("open",):
             status, html = self._browser.open(f"http://{HOST}:{self.port}{prefix}", path)
         else:
             status, html = self._browser.act(f"http://{HOST}:{self.port}{prefix}", here, path, how)
         return parse_page(html, prefix, status)
 
-    def _how(self, action: str) -> tuple[str, ...]:
-        """How the browser performs a valid action on the current page."""
-        verb, arg, _ = parse_action(action)
-        if verb == "back":
-            return ("back",)
-        box = self._page.textbox()
-        if verb == "search":
-            button = next((e for e in self._page.elements if e.role == "button"), None)
-            return ("search", box.id, button.id if button else "", arg[:200])
-        element = resolve(self._page, arg)  # a button submits the box as shown
-        return ("click", element.id) if element.id else ("open",)
+    def _ensure_server(self) -> None:
+        """Open a session, or a new one when the server or the session is gone (counted)."""
+        if self._client is not None and ShopServer.has_session(self._session):
+            return
+        if self._client is not None:  # it was up once: a restart
+            self._client.close()
+            self._n_server_restarts += 1
+            self._server_restarted = True
+        self._session, port = ShopServer.open_session(self.catalogue)
+        self._client = ShopClient(port)
 
     def _restart_browser(self) -> None:
         """Replace a dead browser (never raises; a failed start is retried at reset)."""
@@ -304,6 +316,40 @@ class WebShopEnv(gym.Env[str, str]):
             return min(leave, ["click[back-to-results]", *from_results(page)], key=len)
         return leave
 
+    def candidate_actions(self, k: int = 8, include_oracle: bool = False) -> list[str]:
+        """Return at most ``k`` distinct grounded actions for the page shown.
+
+        Built from the page's clickable elements and search queries made of the
+        instruction's words, most relevant first
+        (:func:`~densegym.envs.web.candidates.grounded_actions`); the oracle's next action
+        is among them only with ``include_oracle=True``. The ``candidates`` view
+        (``gym.make(id, view={"id": "candidates", "k": 8})``) offers them to SB3.
+        """
+        from densegym.envs.web.candidates import grounded_actions
+
+        self._require_task()
+        return grounded_actions(self, k, include_oracle=include_oracle)
+
+    def shop_progress(self) -> float:
+        """Return the stage of the purchase reached, in [0, 1] (the ``web_progress`` potential).
+
+        0 before the target is listed; 0.25 on a results page that lists it; on the
+        target's item page (or a sub-page of it) 0.5 plus 0.4 times the share of asked
+        options chosen; 1 after a successful Buy (0 after a wrong one).
+        """
+        task = self._require_task()
+        if self._done:
+            return 1.0 if self._score == 1.0 else 0.0
+        kind, asin, _, params = parse_path(self._path)
+        if kind in ("item", "sub") and asin == task.asin:
+            chosen = {k[2:]: v for k, v in params.items() if k.startswith("o_")}
+            hits = sum(chosen.get(d) == v for d, v in task.options)
+            return 0.5 + 0.4 * hits / max(len(task.options), 1)
+        if kind == "results":
+            link = f"item-{task.asin.lower()}"
+            return 0.25 if any(e.id == link for e in self._page.elements) else 0.0
+        return 0.0
+
     def oracle_step(self) -> str:
         """Return the oracle's next action, re-planned from the current page."""
         steps = self.remaining_plan()
@@ -376,6 +422,7 @@ class WebShopEnv(gym.Env[str, str]):
         self.problem, self._task_dict = problem, None
         self._path, self._history = "", []
         restarted = False
+        self._server_restarted = False
         try:
             self._page = self._fetch("")
         except BrowserDied:  # died between episodes: one fresh browser, then give up
@@ -386,7 +433,8 @@ class WebShopEnv(gym.Env[str, str]):
         self._done, self._score = False, 0.0
         if self.render_mode == "human":
             self.render()
-        return self._observation(), self._info({"browser_restarted": restarted})
+        step = {"browser_restarted": restarted, "server_restarted": self._server_restarted}
+        return self._observation(), self._info(step)
 
     def step(self, action: str):
         """Run one page action; Buy ends the episode."""
@@ -394,26 +442,23 @@ class WebShopEnv(gym.Env[str, str]):
         if self._done:
             raise RuntimeError("the episode has ended; call reset()")
         self._n_steps += 1
+        self._server_restarted = False
         step: dict[str, Any] = {}
-        target, error = self._target(action)
+        target, error, how = self._target(action)
         if error:
             self._n_invalid += 1
             self._streak += 1
             step["invalid_reason"] = error
         else:
             self._streak = 0
-            if target is None:  # back
-                path, history = self._history[-1], self._history[:-1]
-            else:
-                path, history = target, [*self._history[-_MAX_HISTORY + 1 :], self._path]
+            step["stopped"] = how[0] == "stop"
             try:
-                how = ("open",) if self._browser is None else self._how(action)
-                self._page = self._fetch(path, how, self._path)
-                self._path, self._history = path, history
+                self._move(target, how)
                 step["server_error"] = self._page.status == 0
             except BrowserDied:  # the page stays; the episode is cut, not failed
                 self._restart_browser()
                 step["browser_restarted"] = True
+            step["server_restarted"] = self._server_restarted
         reward, terminated = 0.0, False
         kind, asin, _, params = parse_path(self._path)
         if not error and kind == "buy" and self._page.status == 200:
@@ -423,8 +468,12 @@ class WebShopEnv(gym.Env[str, str]):
             self._done = terminated = True
             success = self._score == 1.0
             reward = float(success) if self.reward_mode == "success" else self._score
+        elif step.get("stopped", False):  # gave up (or answered) without buying
+            self._done = terminated = True
         truncated = not terminated and (
-            self._streak >= self.max_invalid_in_row or step.get("browser_restarted", False)
+            self._streak >= self.max_invalid_in_row
+            or step.get("browser_restarted", False)
+            or step.get("server_restarted", False)
         )
         if truncated:
             self._done = True
@@ -460,31 +509,78 @@ class WebShopEnv(gym.Env[str, str]):
             raise gym.error.ResetNeeded("call reset() before using the env")
         return self.problem
 
-    def _target(self, action: Any) -> tuple[str | None, str]:
-        """Return ``(path to open or None for back, error)``; never raises."""
-        verb, arg, error = parse_action(action)
+    def _move(self, target: str | None, how: tuple[str, ...]) -> None:
+        """Carry out a valid action (``how`` as :meth:`_target` returns it).
+
+        Raises:
+            BrowserDied: (Chromium driver) the browser is gone or hung.
+        """
+        kind = how[0]
+        if kind == "stop":
+            return
+        if kind == "fill":  # no navigation: the box shows the text (typed for real in Chromium)
+            if self._browser is not None:
+                self._ensure_server()
+                base = f"http://{HOST}:{self.port}{session_prefix(self._session)}"
+                self._browser.act(base, self._path, self._path, how)
+            box = next(e for e in self._page.elements if e.id == how[1])
+            self._page = with_value(self._page, box, how[2])
+            return
+        if kind == "back":
+            path, history = self._history[-1], self._history[:-1]
+        else:
+            path, history = target, [*self._history[-_MAX_HISTORY + 1 :], self._path]
+        page = self._fetch(path, ("open",) if self._browser is None else how, self._path)
+        self._page, self._path, self._history = page, path, history
+
+    def _target(self, action: Any) -> tuple[str | None, str, tuple[str, ...]]:
+        """Return ``(path to open, error, how)``; never raises.
+
+        ``how`` says how the browser performs the action: ``("click", id)``,
+        ``("search", box_id, button_id, query)``, ``("fill", box_id, text)``,
+        ``("back",)``, ``("stop",)`` or ``("open",)``.
+        """
+        verb, arg, text, error = read_action(action)
         if error:
-            return None, error
+            return None, error, ()
+        if verb == "stop":
+            return None, "", ("stop",)
         if verb == "back":
-            return (None, "") if self._history else (None, "there is no page to go back to")
+            if not self._history:
+                return None, "there is no page to go back to", ()
+            return None, "", ("back",)
         page = self._page
         if verb == "search":
             box = page.textbox()
             if box is None:
-                return None, "this page has no search box"
-            return f"{box.href}?{urlencode({'q': arg[:200], 'page': 1})}", ""
-        element = resolve(page, arg)
-        if element is None:
-            return None, f"no element {arg[:64]!r} on this page"
+                return None, "this page has no search box", ()
+            button = next((e for e in page.elements if e.role == "button"), None)
+            how = ("search", box.id, button.id if button else "", arg[:200])
+            return f"{box.href}?{urlencode({'q': arg[:200], 'page': 1})}", "", how
+        if verb == "select":
+            element = resolve_option(page, arg, text)
+            if element is None:
+                return None, f"no option {text[:64]!r} in group {arg[:64]!r} on this page", ()
+        else:
+            element = resolve(page, arg)
+            if element is None:
+                return None, f"no element {arg[:64]!r} on this page", ()
+        if verb == "fill":
+            if element.role != "textbox" or not element.id:
+                return None, f"element {arg[:64]!r} is not a text box", ()
+            if len(text) > 200 or not text.isprintable():
+                return None, "fill text must be printable and at most 200 characters", ()
+            return None, "", ("fill", element.id, text)
         if element.role == "textbox":
-            return None, "type into the search box with search[query]"
-        if element.role == "button":
+            return None, 'type into the search box with search[query] or fill(id, "text")', ()
+        how = ("click", element.id) if element.id else ("open",)
+        if element.role == "button":  # submits the box as shown
             box = page.textbox()
             query = box.value if box is not None else ""
-            return f"{element.href}?{urlencode({'q': query, 'page': 1})}", ""
-        if not element.href:
-            return None, f"element {arg[:64]!r} leads nowhere"
-        return element.href, ""
+            return f"{element.href}?{urlencode({'q': query, 'page': 1})}", "", how
+        if not element.href and element.role != "link":  # a link's "" is the search page
+            return None, f"element {arg[:64]!r} leads nowhere", ()
+        return element.href, "", how
 
     def _observation(self) -> str:
         task = self._require_task()
@@ -510,6 +606,8 @@ class WebShopEnv(gym.Env[str, str]):
             "n_invalid": self._n_invalid,
             "invalid_streak": self._streak,
             "server_error": bool(step.get("server_error", False)),
+            "server_restarted": bool(step.get("server_restarted", False)),
+            "n_server_restarts": self._n_server_restarts,
             "n_steps": self._n_steps,
             "oracle_remaining": -1 if remaining is None else remaining,
             "difficulty": task.difficulty,

@@ -120,6 +120,12 @@ class ShopServer:
         cls.stop()
 
     @classmethod
+    def has_session(cls, session: str | None) -> bool:
+        """Whether the server is up and serves ``session``."""
+        server = cls._server
+        return server is not None and session in server.sessions
+
+    @classmethod
     def running(cls) -> bool:
         """Whether the server is up."""
         return cls._server is not None

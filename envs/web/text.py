@@ -13,8 +13,10 @@ observation numbers the elements::
     $54.20
 
 Actions are one line: ``search[query]``, ``click[<number, element id or text>]`` and
-``back`` (also written ``search(query)``, ``click(3)``, ``back()``); see
-:func:`parse_action` and :func:`resolve`.
+``back`` (also written ``search(query)``, ``click(3)``, ``back()``), and the browser-style
+``fill(<box>, "text")`` (type into the search box without submitting it),
+``select(<option group or radio>, "option")`` and ``stop`` / ``stop["answer"]`` (end the
+episode without buying); see :func:`read_action`, :func:`parse_action` and :func:`resolve`.
 
 Example:
     >>> page = parse_page('<title>T</title><p>Hi <a id="go" href="/s/w1/results?q=x">Go on</a></p>',
@@ -34,21 +36,34 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
+from typing import NamedTuple
 
 __all__ = [
     "MAX_ACTION_CHARS",
     "Element",
     "Page",
+    "Command",
     "parse_action",
     "parse_page",
+    "read_action",
     "render_page_text",
     "resolve",
+    "resolve_option",
+    "with_value",
 ]
 
 #: Longer actions are invalid.
 MAX_ACTION_CHARS = 512
-_ACTION = re.compile(r"(search|click)\s*[\[(](.*)[\])]", re.DOTALL | re.IGNORECASE)
+_CALL = re.compile(r"([A-Za-z_]{1,12})\s*([\[(])(.*)([\])])", re.DOTALL)
+_BARE = {"back": "back", "back()": "back", "back[]": "back", "go back": "back"}
+_BARE.update({"stop": "stop", "stop()": "stop", "stop[]": "stop"})
+_USAGE = (
+    'cannot parse the action; use search[query], click[element], fill(box, "text"), '
+    'select(group, "option"), back or stop'
+)
+_QUOTES = ('"', "'")
 _SPACE = re.compile(r"\s+")
+_SLUG = re.compile(r"[^a-z0-9]+")
 _BLOCK = {
     "p",
     "div",
@@ -224,33 +239,92 @@ def render_page_text(page: Page, max_chars: int = 8192) -> str:
     return text if len(text) <= max_chars else text[: max_chars - 9] + " ...[cut]"
 
 
+class Command(NamedTuple):
+    """One read action line.
+
+    Attributes:
+        verb: ``search``, ``click``, ``fill``, ``select``, ``back``, ``stop`` (``""`` if invalid).
+        target: the query (``search``), the element (``click``, ``fill``, ``select``) or
+            the answer (``stop``).
+        text: the text to type (``fill``) or the option to choose (``select``).
+        error: why the line is invalid (``""`` when it is not).
+    """
+
+    verb: str
+    target: str = ""
+    text: str = ""
+    error: str = ""
+
+
+def _unquote(text: str) -> str:
+    text = text.strip()
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in _QUOTES:
+        return text[1:-1]
+    return text.strip("\"'").strip()
+
+
+def read_action(action: object) -> Command:
+    """Read one action line into a :class:`Command`; never raises, never evaluates.
+
+    The line is matched by one bounded regular expression (at most ``MAX_ACTION_CHARS``
+    characters); arguments are split at the first comma and one pair of quotes is
+    removed.
+
+    Example:
+        >>> read_action('fill(search-input, "red shoes")')
+        Command(verb='fill', target='search-input', text='red shoes', error='')
+        >>> read_action("select[size, x-large]")[:3]
+        ('select', 'size', 'x-large')
+        >>> read_action('stop["no such product"]')[:2], read_action("stop")[:2]
+        (('stop', 'no such product'), ('stop', ''))
+        >>> read_action("click(3)")[:2], read_action("fill(1)").error
+        (('click', '3'), 'fill needs an element and a text: fill(id, "text")')
+    """
+    if not isinstance(action, str):
+        return Command("", error=f"the action must be a string, not {type(action).__name__}")
+    if len(action) > MAX_ACTION_CHARS:
+        return Command("", error=f"the action is longer than {MAX_ACTION_CHARS} characters")
+    text = action.strip()
+    bare = _BARE.get(text.lower())
+    if bare is not None:
+        return Command(bare)
+    match = _CALL.fullmatch(text)
+    if match is None:
+        return Command("", error=_USAGE)
+    verb, raw = match.group(1).lower(), match.group(3)
+    if "\n" in raw or "\r" in raw:
+        return Command("", error="the action must be one line")
+    if verb in ("search", "click", "stop"):
+        arg = _unquote(raw)
+        if not arg and verb == "click":
+            return Command("", error="click[...] needs an element")
+        return Command(verb, arg)
+    if verb in ("fill", "select"):
+        target, comma, rest = raw.partition(",")
+        target, rest = _unquote(target), _unquote(rest)
+        if not comma or not target or (verb == "select" and not rest):
+            what = "a text" if verb == "fill" else "an option"
+            return Command("", error=f'{verb} needs an element and {what}: {verb}(id, "text")')
+        return Command(verb, target, rest)
+    return Command("", error=_USAGE)
+
+
 def parse_action(action: object) -> tuple[str, str, str]:
     """Read one action line into ``(verb, argument, error)``; never raises.
+
+    The short form of :func:`read_action` (``fill`` and ``select`` give their element as
+    the argument).
 
     Example:
         >>> parse_action("search[ wireless headphones ]")
         ('search', 'wireless headphones', '')
         >>> parse_action("Click(3)"), parse_action("back()")
         (('click', '3', ''), ('back', '', ''))
-        >>> parse_action("jump")[2]
-        'cannot parse the action; use search[query], click[element] or back'
+        >>> parse_action("jump")[2].startswith("cannot parse the action")
+        True
     """
-    if not isinstance(action, str):
-        return "", "", f"the action must be a string, not {type(action).__name__}"
-    if len(action) > MAX_ACTION_CHARS:
-        return "", "", f"the action is longer than {MAX_ACTION_CHARS} characters"
-    text = action.strip()
-    if text.lower() in ("back", "back()", "back[]", "go back"):
-        return "back", "", ""
-    match = _ACTION.fullmatch(text)
-    if match is None:
-        return "", "", "cannot parse the action; use search[query], click[element] or back"
-    verb, arg = match.group(1).lower(), match.group(2).strip().strip("\"'").strip()
-    if "\n" in arg:
-        return "", "", "the action must be one line"
-    if not arg and verb == "click":
-        return "", "", "click[...] needs an element"
-    return verb, arg, ""
+    command = read_action(action)
+    return command.verb, command.target, command.error
 
 
 def _norm(text: str) -> str:
@@ -277,3 +351,53 @@ def resolve(page: Page, target: str) -> Element | None:
         return exact[0]
     prefix = [e for e in elements if key and _norm(e.name).startswith(key)]
     return prefix[0] if len(prefix) == 1 else None
+
+
+def _group(element: Element) -> str:
+    """A radio's option group: its id without its value's slug (``opt-size-``)."""
+    slug = _SLUG.sub("-", element.name.lower()).strip("-")
+    return element.id[: len(element.id) - len(slug)] if element.id.endswith(slug) else element.id
+
+
+def resolve_option(page: Page, target: str, option: str) -> Element | None:
+    """The radio ``option`` of the group ``target`` names, or ``None``.
+
+    ``target`` is a group name (``size``, ``opt-size``) or the number, id or text of any
+    radio of the group; ``option`` is the radio's text.
+
+    Example:
+        >>> page = parse_page('<label><input type="radio" id="opt-size-s" value="s">s</label>'
+        ...                   '<label><input type="radio" id="opt-size-xl" value="xl">xl</label>')
+        >>> resolve_option(page, "size", "XL").id, resolve_option(page, "1", "xl").id
+        ('opt-size-xl', 'opt-size-xl')
+        >>> resolve_option(page, "color", "xl") is None
+        True
+    """
+    radios = [e for e in page.elements if e.role == "radio"]
+    key = _norm(option)
+    named = [e for e in radios if _norm(e.name) == key]
+    if not named:
+        return None
+    slug = _SLUG.sub("-", _norm(target).removeprefix("#").removeprefix("opt-")).strip("-")
+    for element in named:
+        if _group(element) == f"opt-{slug}-":
+            return element
+    anchor = resolve(page, target)
+    if anchor is not None and anchor.role == "radio":
+        group = _group(anchor)
+        return next((e for e in named if _group(e) == group), None)
+    return None
+
+
+def with_value(page: Page, element: Element, value: str) -> Page:
+    """A copy of ``page`` whose ``element`` shows ``value`` (a filled text box).
+
+    Example:
+        >>> page = parse_page('<form action="r"><input type="text" id="q"></form>')
+        >>> render_page_text(with_value(page, page.elements[0], "red")).splitlines()[1]
+        '[1] textbox "Search" (red) #q'
+    """
+    items = tuple(
+        Element(i.id, i.role, i.name, i.href, value) if i is element else i for i in page.items
+    )
+    return Page(page.title, items, page.status)

@@ -122,3 +122,34 @@ def test_killed_browser_is_restarted_and_flagged_and_close_quits():
     env.close()
     assert not base._browser.running and not Path(profile).exists()
     assert not _wait_gone(new), "Chromium processes left after close()"
+
+
+def test_issue_grammar_same_as_text_driver(pair):
+    browser, text = pair
+    obs_b, _ = browser.reset(seed=7, options={"difficulty": 2})
+    obs_t, _ = text.reset(seed=7, options={"difficulty": 2})
+    task = text.problem
+    actions = [
+        'fill(search-input, "zzz")',  # typed, then typed over
+        f'fill(search-input, "{task.query}")',
+        "click(search-button)",
+        'select(size, "no such size")',  # invalid
+    ]
+    for _ in range(40):
+        action = actions.pop(0) if actions else text.oracle_step()
+        if action.startswith("click[opt-"):
+            dim, value = next(
+                (d, v)
+                for d, v in task.options
+                if action == f"click[opt-{d}-" + v.replace(" ", "-") + "]"
+            )
+            action = f'select({dim}, "{value}")'
+        obs_b, reward_b, term_b, trunc_b, info_b = browser.step(action)
+        obs_t, reward_t, term_t, trunc_t, info_t = text.step(action)
+        assert obs_b == obs_t, action
+        assert (reward_b, term_b, trunc_b) == (reward_t, term_t, trunc_t), action
+        assert {k: v for k, v in info_b.items() if k not in _BROWSER_KEYS} == info_t, action
+        if term_b or trunc_b:
+            break
+    assert term_b and info_b["is_success"] and reward_b == 1.0
+    assert browser._browser.n_resyncs == 0
