@@ -12,7 +12,8 @@
    rate at the end of each run.
 
 Writes ``benchmarks/results/multiagent.json`` (and the sweep's ``summary.csv``,
-``curves.csv`` and ``success_rate.png`` under ``--logdir``).
+``curves.csv`` and ``success_rate.png`` under ``--logdir``); the ratios of the file it
+replaces are kept under ``previous_speed`` for comparison.
 
 Usage:
     python benchmarks/multiagent.py                      # ~10 min on 2 cores
@@ -182,6 +183,27 @@ def learning(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def previous_speed(path: Path) -> dict[str, Any] | None:
+    """The speed ratios of the results file this run replaces, to compare against.
+
+    Returns:
+        ``{"date": ..., "ratio": {form: {label: ratio}}}``, or ``None`` when the file
+        is absent or holds no speed part.
+    """
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    speed_part = old.get("speed") if isinstance(old, dict) else None
+    if not isinstance(speed_part, dict):
+        return None
+    ratios = {
+        form: {label: row["ratio"] for label, row in rows.items()}
+        for form, rows in speed_part.items()
+    }
+    return {"date": old.get("date"), "ratio": ratios}
+
+
 def main() -> None:
     """Run the benchmark and write ``benchmarks/results/multiagent.json``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -219,6 +241,15 @@ def main() -> None:
             per_seed = " ".join(f"{v:.2f}" for v in entry["team_success"])
             print(f"  {label:28s} team success {entry['mean_team_success']:.2f} ({per_seed})")
     record["wall_s"] = time.perf_counter() - start
+    previous = previous_speed(args.out)
+    if previous:
+        record["previous_speed"] = previous
+        print(f"\nprevious run ({previous['date']}): shaped / raw")
+        for form, ratios in previous["ratio"].items():
+            now = record["speed"].get(form, {})
+            for label, ratio in ratios.items():
+                if label in now and label != "none":
+                    print(f"  {form:7s} {label:24s} {ratio:.2f} -> {now[label]['ratio']:.2f}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(record, indent=2))
     print(f"\nwrote {args.out} ({record['wall_s']:.0f} s)")

@@ -67,6 +67,9 @@ __all__ = ["SCOPES", "ParallelShaping", "ScopeView", "scoped_specs", "step_shape
 SCOPES = ("agent", "team")
 SCOPE_KEY = "scope"
 
+#: The per-term counters a step's info carries (see :meth:`TermPipeline.write_info`).
+_COUNTER_KEYS = ("reward_terms_nonfinite", "reward_terms_clamped")
+
 #: What each scope's view takes from the parallel env: view attribute -> env attribute.
 _SCOPE_ATTRS: dict[str, dict[str, str]] = {
     "agent": {
@@ -285,6 +288,12 @@ class ParallelShaping(BaseParallelWrapper):
         self._agent_flat = {agent: _flat_shapers(s) for agent, s in self.agent_shapers.items()}
         self._team_flat = _flat_shapers(self.team_shaper) if self.team_shaper else None
         self._reorder = self.term_names != [*agent_names, *team_names]
+        self._n_terms = len(self.term_names) + 1  # and extrinsic
+
+    @property
+    def agents(self) -> list[str]:
+        """The live agents (read straight from the env, not via ``__getattr__``: hot path)."""
+        return self.env.agents
 
     def _build(self, view: ScopeView, specs: list[dict[str, Any]]) -> gym.Env:
         try:
@@ -339,19 +348,18 @@ class ParallelShaping(BaseParallelWrapper):
 
         Per step, the team's shapers run once and each agent's run on that agent's
         transition, straight through their term pipelines (:func:`step_shapers`); the
-        only objects made are the shapers' transitions and the team's info.
+        only objects made are the shapers' transitions, the team's info and the counter
+        dicts each ``info`` carries.
         """
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         if not rewards:
             return obs, {}, terminations, truncations, infos
-        team_terms: dict[str, float] = {}
-        team_counters: list[tuple[str, dict[str, int]]] = []
+        team: tuple[dict[str, float], list[tuple[str, dict[str, int]]]] | None = None
         if self.team_shaper is not None:
-            team_terms, team_counters = self._team_step(
-                actions, rewards, terminations, truncations, infos
-            )
+            team = self._team_step(actions, rewards, terminations, truncations, infos)
         shaped: dict[str, float] = {}
         agent_flat, agent_stacks = self._agent_flat, self.agent_shapers
+        n_terms, reorder = self._n_terms, self._reorder
         for agent, value in rewards.items():
             info = infos.get(agent)
             if info is None:
@@ -360,7 +368,7 @@ class ParallelShaping(BaseParallelWrapper):
             if terms is None:
                 terms = info["reward_terms"] = {"extrinsic": float(value)}
             flat = agent_flat.get(agent)
-            if flat is not None:
+            if flat:
                 step_shapers(
                     flat,
                     obs[agent],
@@ -369,21 +377,21 @@ class ParallelShaping(BaseParallelWrapper):
                     bool(truncations[agent]),
                     info,
                 )
-            elif agent in agent_stacks:
+            elif flat is None and agent in agent_stacks:
                 stack = agent_stacks[agent]
                 stack.unwrapped.feed(
                     obs[agent], value, terminations[agent], truncations[agent], info
                 )
                 stack.step(actions.get(agent))
-            if team_terms:
-                terms.update(team_terms)
-                for key, counters in team_counters:
+            if team is not None:
+                terms.update(team[0])
+                for key, counters in team[1]:
                     mine = info.get(key)
                     if mine is None:
-                        info[key] = dict(counters)
+                        info[key] = counters.copy()
                     else:
                         mine.update(counters)
-            if self._reorder or len(terms) != len(self.term_names) + 1:
+            if reorder or len(terms) != n_terms:
                 ordered = {"extrinsic": terms["extrinsic"]}
                 ordered.update((name, terms[name]) for name in self.term_names)
                 info["reward_terms"] = terms = ordered
@@ -398,13 +406,31 @@ class ParallelShaping(BaseParallelWrapper):
         truncations: dict[str, Any],
         infos: dict[str, dict[str, Any]],
     ) -> tuple[dict[str, float], list[tuple[str, dict[str, int]]]]:
-        """The team's terms for this step and its counters, from the joint transition."""
-        reward = sum(float(r) for r in rewards.values()) / len(rewards)
-        terminated = all(bool(t) for t in terminations.values())
-        truncated = not terminated and all(
-            bool(terminations[a]) or bool(truncations[a]) for a in rewards
-        )
-        info = self._team_info(infos, reward)
+        """The team's terms for this step and its counters, from the joint transition.
+
+        Plain loops, not generator expressions: a team has a few agents, and this runs
+        every joint step.
+        """
+        reward = 0
+        terminated = truncated = True
+        for agent, value in rewards.items():
+            reward += float(value)
+            if not terminations[agent]:
+                terminated = False
+                if not truncations[agent]:
+                    truncated = False
+        reward /= len(rewards)
+        for agent in terminations:
+            if not terminations[agent]:
+                terminated = False
+                break
+        truncated = truncated and not terminated
+        success = False
+        for agent_info in infos.values():
+            if agent_info.get("is_success", False):
+                success = True
+                break
+        info = {"is_success": success, "reward_terms": {"extrinsic": reward}}
         state = self.env.state()
         if self._team_flat is not None:
             step_shapers(self._team_flat, state, dict(actions), terminated, truncated, info)
@@ -413,12 +439,13 @@ class ParallelShaping(BaseParallelWrapper):
             self.team_shaper.unwrapped.feed(state, reward, terminated, truncated, info)
             _, _, _, _, info = self.team_shaper.step(dict(actions))
         terms = info["reward_terms"]
-        team_terms = {name: terms[name] for name in self._team_names}
-        counters = [
-            (key, info[key])
-            for key in ("reward_terms_nonfinite", "reward_terms_clamped")
-            if key in info
-        ]
+        team_terms: dict[str, float] = {}
+        for name in self._team_names:
+            team_terms[name] = terms[name]
+        counters: list[tuple[str, dict[str, int]]] = []
+        for key in _COUNTER_KEYS:
+            if key in info:
+                counters.append((key, info[key]))
         return team_terms, counters
 
     def close(self) -> None:

@@ -89,13 +89,22 @@ class CountModule(IntrinsicModule):
 
     def key_of(self, obs: Any) -> Hashable | None:
         """One observation's key (``None`` where a value is not finite): a row of :meth:`keys`."""
+        if type(obs) is np.ndarray:  # the common case, without the loop over leaves
+            kind = obs.dtype.kind
+            if kind == "f" and obs.size <= 32:
+                if not all(map(math.isfinite, obs.ravel().tolist())):
+                    return None
+            elif kind in "fc" and not np.isfinite(obs).all():
+                return None
+            return self.state_key(obs)
         leaves = obs.values() if isinstance(obs, dict) else (obs,)
         for leaf in leaves:
             leaf = leaf if isinstance(leaf, np.ndarray) else np.asarray(leaf)
             if leaf.dtype.kind not in "fc":
                 continue
-            # Small leaves (MountainCar's two floats) check faster as Python floats.
-            if leaf.size <= 8 and leaf.dtype.kind == "f":
+            # Small leaves (MountainCar's two floats, a grid agent's ~20) check faster as
+            # Python floats; past ~32 values numpy's isfinite wins.
+            if leaf.size <= 32 and leaf.dtype.kind == "f":
                 if not all(map(math.isfinite, leaf.ravel().tolist())):
                     return None
             elif not np.isfinite(leaf).all():
@@ -264,11 +273,12 @@ class CountBonus(IntrinsicShaper):
         The same :class:`CountModule` methods the batched form runs per row, so both give
         the same numbers; transitions kept for a later :meth:`update` take the generic path.
         """
-        if not self.frozen and not self.online:  # kept for a later update: generic path
+        frozen = self.pipeline.frozen  # read once: this runs every step
+        if not frozen and not self.online:  # kept for a later update: generic path
             return super().reward_term(transition)
         module = self.module
         key = module.key_of(transition.next_obs)
-        if self.learning:
+        if not frozen:  # learning: online (checked above) and not frozen
             module.observe_key(key)
         table = self.episodic[0] if module.episodic_mode else None
         return module.score(module.count_key(key, table))

@@ -148,3 +148,38 @@ def test_learned_bonus_per_agent():
     )
     assert isinstance(env, ParallelShaping)
     assert set(env.shaping_times()) == {"e3b"}
+
+
+@pytest.mark.parametrize(
+    "shaping",
+    [
+        [{"id": "count", "coef": 0.1}, {"id": "potential", "scope": "team", "gamma": 0.9}],
+        [
+            {"id": "potential", "scope": "team", "normalize": True, "clip": 0.5},
+            {"id": "count", "mode": "first_visit", "coef_decay": {"kind": "linear", "steps": 50}},
+            {"id": "potential", "name": "own", "coef": 2.0},
+        ],
+    ],
+)
+def test_flat_hot_path_matches_the_wrapper_chain(shaping):
+    """The flat path (step_shapers, team loops) pays what the Gym wrapper chains pay."""
+    flat = densegym.make_parallel(ENV_ID, shaping=shaping, max_cycles=12)
+    chain = densegym.make_parallel(ENV_ID, shaping=shaping, max_cycles=12)
+    chain._agent_flat = dict.fromkeys(chain._agent_flat)  # None: step each stack as a chain
+    chain._team_flat = None
+    assert flat.agents is flat.unwrapped.agents
+    rng = np.random.default_rng(3)
+    for episode in range(6):
+        flat.reset(seed=episode)
+        chain.reset(seed=episode)
+        while flat.agents:
+            joint = {a: int(rng.integers(5)) for a in flat.agents}
+            _, r_flat, term_flat, trunc_flat, i_flat = flat.step(joint)
+            _, r_chain, term_chain, trunc_chain, i_chain = chain.step(joint)
+            assert r_flat == r_chain
+            assert (term_flat, trunc_flat) == (term_chain, trunc_chain)
+            for agent in r_flat:
+                for key in ("reward_terms", "reward_terms_nonfinite", "reward_terms_clamped"):
+                    assert i_flat[agent][key] == i_chain[agent][key]
+                    assert list(i_flat[agent][key]) == list(i_chain[agent][key])
+        assert not chain.agents
