@@ -57,8 +57,10 @@ def test_readme_world_quickstart_runs():
     code = re.search(r"## More worlds\n\n```python\n(.*?)```", README.read_text(), re.S).group(1)
     namespace: dict = {}
     exec(compile(code, "README worlds", "exec"), namespace)
+    # The block ends on the web env after one oracle step: the search page is left, no
+    # purchase yet.
     assert namespace["info"]["is_success"] is False
-    assert set(namespace["info"]["reward_terms"]) == {"extrinsic", "invalid_penalty"}
+    assert namespace["info"]["page"] != "search"
 
 
 def test_readme_main_job_is_a_real_compare_command():
