@@ -21,6 +21,13 @@ EPISODES = "episode/count"
 LLM_TOKENS = "llm/tokens"
 LLM_CALLS = "llm/calls"
 FPS = "time/fps"
+# Language-model trainers (``lm:*``): loss, KL to the reference, mean group return,
+# action tokens per update, share of clipped ratios.
+LM_LOSS = "lm/loss"
+LM_KL = "lm/kl"
+LM_REWARD = "lm/reward"
+LM_TOKENS = "lm/tokens"
+LM_CLIP_FRACTION = "lm/clip_fraction"
 
 
 def reward_tag(term: str) -> str:

@@ -61,6 +61,10 @@ def register_trainer(
         TRAINER_ALGORITHMS.pop(kind, None)
 
 
+# Process-supervised GRPO on text envs (densegym.agents.llm.trainers; needs the llm extra).
+register_trainer("lm", "densegym.agents.llm.trainers:train", ("grpo",))
+
+
 def trainer_names() -> list[str]:
     """Every trainer a config can name, ``"<kind>:<algorithm>"``.
 
@@ -84,7 +88,7 @@ def check_trainer(trainer: str) -> tuple[str, str]:
         >>> check_trainer("sb3:sac")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: unknown trainer 'sb3:sac' (algo 'sac'); registered trainers: sb3:a2c, ...
+        ValueError: unknown trainer 'sb3:sac' (algo 'sac'); registered trainers: ...
     """
     kind, sep, algorithm = str(trainer).partition(":")
     allowed = TRAINER_ALGORITHMS.get(kind)
@@ -228,7 +232,7 @@ class RunConfig:
         >>> RunConfig("densegym/MountainCarSparse-v0", trainer="gym:ppo")  # doctest: +ELLIPSIS
         Traceback (most recent call last):
         ...
-        ValueError: unknown trainer 'gym:ppo'; registered trainers: sb3:a2c, ...
+        ValueError: unknown trainer 'gym:ppo'; registered trainers: ...
     """
 
     env_id: str = field(
@@ -238,7 +242,7 @@ class RunConfig:
         default=DEFAULT_TRAINER,
         metadata=option(
             "what trains the agent, <kind>:<algorithm>: sb3:ppo (default), sb3:a2c, sb3:dqn, "
-            "sb3:recurrent_ppo"
+            "sb3:recurrent_ppo, lm:grpo"
         ),
     )
     shaping: Any = None
