@@ -29,21 +29,16 @@ Example:
 
 from __future__ import annotations
 
-import atexit
 import http.client
-import itertools
 import json
-import socket
 import sqlite3
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any
 
 from densegym.envs.tools.tools import TOOLS, Tool, ToolResult, call_tool
+from densegym.local_http import QuietHandler, SharedServer, connect
 
 __all__ = ["HttpTransport", "InProcTransport", "ToolServer", "openapi"]
 
-HOST = "127.0.0.1"
 MAX_BODY = 1 << 20
 _SESSION_HEADER = "X-Session"
 
@@ -105,24 +100,9 @@ class InProcTransport:
         """Nothing to release."""
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive
-    server: _Server
-
-    def setup(self) -> None:
-        super().setup()
-        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib name
-        """Stay quiet (one line per call would flood training logs)."""
-
+class _Handler(QuietHandler):
     def _send(self, code: int, payload: Any) -> None:
-        body = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self.send_body(code, json.dumps(payload).encode(), "application/json")
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib name
         """Serve ``/openapi.json``."""
@@ -156,70 +136,19 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(200, result.to_json())
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    sessions: dict[str, tuple[sqlite3.Connection, dict[str, Tool]]]
+class ToolServer(SharedServer):
+    """The process's one tool server; a session is one world ``(conn, tools)``."""
 
-
-class ToolServer:
-    """The process's one tool server, shared by every HTTP session (reference counted)."""
-
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-    _server: ClassVar[_Server | None] = None
-    _thread: ClassVar[threading.Thread | None] = None
-    _ids: ClassVar[itertools.count] = itertools.count()
-    _atexit: ClassVar[bool] = False
+    handler = _Handler
+    session_prefix = "s"
+    thread_name = "densegym-toolshop-server"
 
     @classmethod
-    def open_session(cls, conn: sqlite3.Connection, tools: dict[str, Tool]) -> tuple[str, int]:
+    def open_session(  # type: ignore[override]
+        cls, conn: sqlite3.Connection, tools: dict[str, Tool]
+    ) -> tuple[str, int]:
         """Register a world; start the server if needed. Returns ``(session_id, port)``."""
-        with cls._lock:
-            if cls._server is None:
-                server = _Server((HOST, 0), _Handler)
-                server.sessions = {}
-                thread = threading.Thread(
-                    target=server.serve_forever,
-                    kwargs={"poll_interval": 0.05},
-                    name="densegym-toolshop-server",
-                    daemon=True,
-                )
-                thread.start()
-                cls._server, cls._thread = server, thread
-                if not cls._atexit:
-                    atexit.register(cls.stop)
-                    cls._atexit = True
-            session_id = f"s{next(cls._ids)}"
-            cls._server.sessions[session_id] = (conn, tools)
-            return session_id, cls._server.server_address[1]
-
-    @classmethod
-    def close_session(cls, session_id: str) -> None:
-        """Forget a world; stop the server when it was the last one."""
-        with cls._lock:
-            server = cls._server
-            if server is None:
-                return
-            server.sessions.pop(session_id, None)
-            if server.sessions:
-                return
-        cls.stop()
-
-    @classmethod
-    def running(cls) -> bool:
-        """Whether the server is up."""
-        return cls._server is not None
-
-    @classmethod
-    def stop(cls) -> None:
-        """Shut the server down and close its port (idempotent)."""
-        with cls._lock:
-            server, thread = cls._server, cls._thread
-            cls._server = cls._thread = None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-            if thread is not None:
-                thread.join(timeout=5)
+        return super().open_session((conn, tools))
 
 
 class HttpTransport:
@@ -242,10 +171,7 @@ class HttpTransport:
         self.closed = False
 
     def _connect(self) -> http.client.HTTPConnection:
-        client = http.client.HTTPConnection(HOST, self.port, timeout=self.timeout)
-        client.connect()
-        client.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return client
+        return connect(self.port, self.timeout)
 
     def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
         """Run one call over HTTP (one retry on a dropped connection); never raises."""
