@@ -18,6 +18,7 @@ from densegym.envs.reasoning.curriculum import Curriculum
 from densegym.envs.reasoning.expr import format_number
 from densegym.envs.reasoning.task import ReasoningTask, StepReport, Tracker, invalid
 from densegym.spaces import PermissiveText
+from densegym.text_render import TextRendering
 
 #: Reward and info fields every reasoning env documents in ``env.unwrapped.task``.
 _INFO_DOC = {
@@ -59,7 +60,7 @@ class ReasoningState:
     success: bool = False
 
 
-class ReasoningEnv(gym.Env[str, str]):
+class ReasoningEnv(TextRendering, gym.Env[str, str]):
     r"""Solve a question one written step at a time, then state ``Answer: <number>``.
 
     ## Description
@@ -321,15 +322,8 @@ class ReasoningEnv(gym.Env[str, str]):
             self.render()
         return self._observation(), reward, terminated, False, self._info(report, cut)
 
-    def render(self) -> str | None:
-        """``ansi``: return the observation text; ``human``: print it."""
-        if self.render_mode is None or self.problem is None:
-            return None
-        text = self._observation()
-        if self.render_mode == "human":
-            print(text + "\n")
-            return None
-        return text
+    def _render_ready(self) -> bool:
+        return self.problem is not None
 
     # -- internals ----------------------------------------------------------------
     def _require_task(self) -> ReasoningTask:

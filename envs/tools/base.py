@@ -31,6 +31,7 @@ from densegym.envs.tools.tools import CORE_TOOLS, POLICY, ToolResult, toolset
 from densegym.envs.tools.transport import HttpTransport, InProcTransport
 from densegym.envs.tools.world import WorldDiff, connect_bytes, world_for_seed
 from densegym.spaces import PermissiveText
+from densegym.text_render import TextRendering
 
 __all__ = ["CallRecord", "ToolEnv", "ToolState"]
 
@@ -92,7 +93,7 @@ def _render_call(name: str, arguments: dict[str, Any]) -> str:
     return f"{name}({args})"
 
 
-class ToolEnv(gym.Env[str, str]):
+class ToolEnv(TextRendering, gym.Env[str, str]):
     """Serve a customer request by calling tools over a shop world, one call per action.
 
     ## Description
@@ -487,15 +488,8 @@ class ToolEnv(gym.Env[str, str]):
         info = self._info(self.evaluation(), step)
         return self._observation(), reward, terminated, truncated, info
 
-    def render(self) -> str | None:
-        """``ansi``: return the observation text; ``human``: print it."""
-        if self.render_mode is None or self.problem is None:
-            return None
-        text = self._observation()
-        if self.render_mode == "human":
-            print(text + "\n")
-            return None
-        return text
+    def _render_ready(self) -> bool:
+        return self.problem is not None
 
     def close(self) -> None:
         """Close the transport (the HTTP server stops with its last session) and the world."""

@@ -58,6 +58,7 @@ import gymnasium as gym
 
 from densegym.calls import MAX_CALL_CHARS, parse_call
 from densegym.spaces import PermissiveText
+from densegym.text_render import TextRendering
 
 __all__ = [
     "BFCL_INSTALL",
@@ -364,7 +365,7 @@ class BFCLState:
     done: bool
 
 
-class BFCLMultiTurnEnv(gym.Env[str, str]):
+class BFCLMultiTurnEnv(TextRendering, gym.Env[str, str]):
     """Serve BFCL's multi-turn requests with BFCL's executable APIs, one call per action.
 
     ## Description
@@ -792,15 +793,8 @@ class BFCLMultiTurnEnv(gym.Env[str, str]):
             self.render()
         return self._observation(), reward, terminated, False, self._info(step)
 
-    def render(self) -> str | None:
-        """``ansi``: return the observation text; ``human``: print it."""
-        if self.render_mode is None or self.entry is None:
-            return None
-        text = self._observation()
-        if self.render_mode == "human":
-            print(text + "\n")
-            return None
-        return text
+    def _render_ready(self) -> bool:
+        return self.entry is not None
 
     # -- internals ----------------------------------------------------------------
     def _require_entry(self) -> BFCLEntry:

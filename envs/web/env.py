@@ -26,6 +26,7 @@ from densegym.envs.web.text import (
     with_value,
 )
 from densegym.spaces import PermissiveText
+from densegym.text_render import TextRendering
 
 __all__ = ["BROWSER_INFO_DOC", "INFO_DOC", "WebShopEnv", "WebState"]
 
@@ -68,7 +69,7 @@ class WebState:
     score: float
 
 
-class WebShopEnv(gym.Env[str, str]):
+class WebShopEnv(TextRendering, gym.Env[str, str]):
     """Buy the product an instruction asks for on a real local shop site.
 
     ## Description
@@ -481,15 +482,8 @@ class WebShopEnv(gym.Env[str, str]):
             self.render()
         return self._observation(), reward, terminated, truncated, self._info(step)
 
-    def render(self) -> str | None:
-        """``ansi``: return the observation text; ``human``: print it."""
-        if self.render_mode is None or self.problem is None:
-            return None
-        text = self._observation()
-        if self.render_mode == "human":
-            print(text + "\n")
-            return None
-        return text
+    def _render_ready(self) -> bool:
+        return self.problem is not None
 
     def close(self) -> None:
         """Quit the browser; close the connection and the session (the server stops last)."""
