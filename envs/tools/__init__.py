@@ -1,28 +1,8 @@
 """Tool-use environments: serve shop requests by calling tools over a SQLite world.
 
-Ids to register (``densegym/registration.py``; ``max_episode_steps`` is four times the
-longest oracle plan, 8 calls):
-
-.. code-block:: python
-
-    EnvEntry(
-        name="ToolShop-Lookup",
-        base="densegym.envs.tools.lookup:LookupEnv",
-        max_episode_steps=32,
-        world="tools",
-    ),
-    EnvEntry(
-        name="ToolShop-Orders",
-        base="densegym.envs.tools.orders:OrdersEnv",
-        max_episode_steps=32,
-        world="tools",
-    ),
-    EnvEntry(
-        name="ToolShop-Config",
-        base="densegym.envs.tools.config:ConfigEnv",
-        max_episode_steps=32,
-        world="tools",
-    ),
+Registered ids (``densegym/registration.py``): ``densegym/ToolShop-Lookup-v0``,
+``ToolShop-Orders-v0`` and ``ToolShop-Config-v0``, each with ``max_episode_steps`` four times
+the longest oracle plan (8 calls); ``BFCL-MultiTurn-v0`` with the ``tools`` extra.
 
 Modules, one job each: ``world`` (the generated SQLite world, restore from bytes,
 diffs), ``tools`` (tool functions, schemas, costs, the policy), ``calls`` (reading a
