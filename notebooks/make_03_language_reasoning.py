@@ -118,7 +118,7 @@ pd.Series(result.as_dict())[columns]""",
     ),
     (
         "md",
-        """How good is the 135M model? `benchmarks/smollm2_accuracy.py` measures its greedy
+        """How good is the 135M model? `benchmarks/llm_accuracy.py` measures its greedy
 accuracy per difficulty level (table in `benchmarks/README.md`); when the results file
 is on disk it is shown here.""",
     ),
@@ -130,7 +130,7 @@ if results.exists():
     levels = json.loads(results.read_text())["levels"]
     display(pd.DataFrame(levels).T[["n", "accuracy", "ci95", "mean_steps"]])
 else:
-    print("run: python benchmarks/smollm2_accuracy.py")""",
+    print("run: python benchmarks/llm_accuracy.py --out benchmarks/results/smollm2_accuracy.json")""",
     ),
     (
         "md",

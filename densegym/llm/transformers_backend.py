@@ -19,6 +19,7 @@ import torch
 
 from densegym.llm.base import LLM, Conversation, with_text_calls
 from densegym.llm.errors import require
+from densegym.llm.prefix_cache import PrefixCache
 from densegym.llm.results import Completion, SamplingParams, TokenLogprobs
 from densegym.llm.stops import find_stop, tokens_until_stop, truncate
 from densegym.llm.torch_runtime import (
@@ -72,6 +73,10 @@ class TransformersBackend(LLM):
         score_tokens: Most padded tokens per scoring forward pass.
         num_threads: CPU threads torch uses during calls (``None``: torch's default).
             Tiny models run faster on one thread, and do not thrash a busy machine.
+        prefix_cache: Compute the token prefix that a batch's prompts share (system
+            prompt, few-shot turns) once and keep its KV cache for the next calls
+            (:mod:`densegym.llm.prefix_cache`); ``False`` pads and computes every prompt.
+        prefix_min_tokens: Shorter shared prefixes are not cached.
 
     Calls are serialised by a lock, so one backend can be shared between threads.
 
@@ -92,6 +97,8 @@ class TransformersBackend(LLM):
         batch_size: int = 16,
         score_tokens: int = 8192,
         num_threads: int | None = None,
+        prefix_cache: bool = True,
+        prefix_min_tokens: int = 16,
     ):
         super().__init__(name)
         self.model = model.eval()
@@ -112,6 +119,7 @@ class TransformersBackend(LLM):
             (a for a in ("logits_to_keep", "num_logits_to_keep") if a in forward), None
         )
         self._positions = "position_ids" in forward
+        self.prefix_cache = PrefixCache(model, prefix_min_tokens) if prefix_cache else None
 
     @classmethod
     def from_pretrained(
@@ -134,7 +142,7 @@ class TransformersBackend(LLM):
             local_files_only: Never reach the Hugging Face hub (the default).
             name: Spec recorded on the backend; default ``"hf:<path>"``.
             kwargs: Passed to the constructor (``batch_size``, ``score_tokens``,
-                ``num_threads``).
+                ``num_threads``, ``prefix_cache``).
         """
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         (transformers,) = require("transformers")
@@ -236,17 +244,28 @@ class TransformersBackend(LLM):
     ) -> list[Completion]:
         from transformers import GenerationConfig, StoppingCriteriaList
 
-        encoded = self.tokenizer(
-            prompts, return_tensors="pt", padding=True, add_special_tokens=not templated
-        ).to(self.device)
-        prompt_lengths = encoded["attention_mask"].sum(dim=1).tolist()
-        width = encoded["input_ids"].shape[1]
         # Greedy samples are identical: decode once, copy n times.
         rows_per_prompt = 1 if params.greedy else params.n
+        rows = self.tokenizer(list(prompts), add_special_tokens=not templated)["input_ids"]
+        prompt_lengths = [len(row) for row in rows]
+        expanded = [row for row in rows for _ in range(rows_per_prompt)]
+        shared = self.prefix_cache.usable_length(expanded) if self.prefix_cache else 0
+        extra: dict[str, Any] = {}
+        if shared:  # [cached prefix][padding][own tokens]; one row per sample
+            with torch_threads(self.num_threads):
+                encoded, extra[self.prefix_cache.argument] = self.prefix_cache.batch(
+                    expanded, shared, self.pad_token_id
+                )
+            returns = 1
+        else:  # left padding; generate repeats each prompt n times
+            encoded = self.tokenizer.pad({"input_ids": rows}, return_tensors="pt")
+            encoded = {key: value.to(self.device) for key, value in encoded.items()}
+            returns = rows_per_prompt
+        width = encoded["input_ids"].shape[1]
         config = GenerationConfig(
             max_new_tokens=params.max_tokens,
             do_sample=not params.greedy,
-            num_return_sequences=rows_per_prompt,
+            num_return_sequences=returns,
             temperature=None if params.greedy else params.temperature,
             top_p=None if params.greedy else params.top_p,
             top_k=None if params.greedy else 0,
@@ -263,7 +282,7 @@ class TransformersBackend(LLM):
             seeded(params.seed, self.device),
         ):
             sequences = self.model.generate(
-                **encoded, generation_config=config, stopping_criteria=criteria
+                **encoded, **extra, generation_config=config, stopping_criteria=criteria
             )
         generated = sequences[:, width:].tolist()
 

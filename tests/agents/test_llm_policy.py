@@ -152,7 +152,7 @@ def test_docstring_examples_run(name):
 
 
 def test_accuracy_benchmark_runs_on_the_tiny_model(tmp_path, load_benchmark):
-    module = load_benchmark("smollm2_accuracy")
+    module = load_benchmark("llm_accuracy")
     out = tmp_path / "acc.json"
     argv = ["--backend", "tiny-random", "--n", "1", "--levels", "1,2", "--max-tokens", "3"]
     assert module.main([*argv, "--env", ARITHMETIC, "--out", str(out)]) == 0

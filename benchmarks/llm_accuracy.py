@@ -1,8 +1,9 @@
-"""Benchmark: SmolLM2 greedy accuracy on WordProblems, per difficulty level.
+"""Benchmark: an embedded LLM's greedy accuracy on WordProblems, per difficulty level.
 
-Question: at which ``densegym/WordProblems-v0`` difficulty does the embedded model
-(SmolLM2-135M-Instruct, greedy) solve 15–50 % of the problems, so search and reward
-shaping have room to help?
+Question: at which ``densegym/WordProblems-v0`` difficulty does an embedded model
+(``--backend``: SmolLM2-135M-Instruct by default, ``qwen2.5-coder-1.5b`` for the
+stronger one; any :mod:`densegym.llm` spec) solve 15–50 % of the problems, so search
+and reward shaping have room to help?
 
 :class:`densegym.agents.llm.LLMPolicy` plays whole multi-turn episodes (one step per
 call, the env's observation as the prompt, greedy decoding). Episodes run in lock-step
@@ -14,11 +15,12 @@ every batch.
 
 Usage::
 
-    python benchmarks/smollm2_accuracy.py                    # 200 problems per level
-    python benchmarks/smollm2_accuracy.py --n 40 --budget-s 1500
-    python benchmarks/smollm2_accuracy.py --backend tiny-random --n 4  # smoke test
+    python benchmarks/llm_accuracy.py                    # SmolLM2, 200 problems per level
+    python benchmarks/llm_accuracy.py --backend qwen2.5-coder-1.5b --levels 4 --n 100
+    python benchmarks/llm_accuracy.py --backend tiny-random --n 4  # smoke test
 
-Writes ``benchmarks/results/smollm2_accuracy.json``.
+Writes ``benchmarks/results/llm_accuracy_<backend>.json`` unless ``--out`` says otherwise
+(SmolLM2's earlier runs are in ``results/smollm2_accuracy*.json``).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ import gymnasium as gym
 import densegym
 from densegym.agents.llm import LLMPolicy
 
-RESULTS = Path(__file__).parent / "results" / "smollm2_accuracy.json"
+RESULTS = Path(__file__).parent / "results"
 ENV_ID = "densegym/WordProblems-v0"  # --env changes it (e.g. densegym/Arithmetic-v0)
 TARGET = (0.15, 0.50)
 
@@ -161,13 +163,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--budget-s", type=float, default=None, help="stop after this time")
     parser.add_argument("--seed", type=int, default=0, help="seed of the first problem")
     parser.add_argument("--threads", type=int, default=2, help="torch threads")
-    parser.add_argument("--out", default=str(RESULTS))
+    parser.add_argument("--out", default=None, help="default results/llm_accuracy_<backend>.json")
     parser.add_argument(
         "--resume",
         action="store_true",
         help="keep the episodes already in --out (same backend and env) and play the rest",
     )
     args = parser.parse_args(argv)
+    if args.out is None:
+        slug = "".join(c if c.isalnum() or c in ".-" else "_" for c in args.backend).strip("_")
+        args.out = str(RESULTS / f"llm_accuracy_{slug}.json")
 
     import torch
 
@@ -193,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
             if records[level] and TARGET[0] <= per_level[str(level)]["accuracy"] <= TARGET[1]
         ]
         out = {
-            "question": "SmolLM2 greedy accuracy per difficulty",
+            "question": f"{args.backend} greedy accuracy per difficulty",
             "env_id": args.env,
             "backend": args.backend,
             "policy": repr(policy),
@@ -216,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
                 "python": sys.version.split()[0],
             },
             "densegym": densegym.__version__,
-            "command": "python benchmarks/smollm2_accuracy.py " + " ".join(argv or sys.argv[1:]),
+            "command": "python benchmarks/llm_accuracy.py " + " ".join(argv or sys.argv[1:]),
         }
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(out, indent=2))
