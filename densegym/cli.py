@@ -264,6 +264,20 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from densegym.registration import entry_for
 
     entry = entry_for(env_id)
+    if entry is not None and entry.kind == "parallel" and (args.agent or "").startswith("llm:"):
+        from densegym.agents.llm.team_policy import evaluate_team  # one LLM per agent
+
+        team = evaluate_team(
+            args.agent,
+            env_id,
+            n_episodes=args.episodes,
+            seed=args.seed,
+            deterministic=not args.stochastic,
+            shaping=shaping or None,
+            env_kwargs=env_kwargs,
+        )
+        print(json.dumps({"env_id": env_id, **team}, indent=2))
+        return 0
     if entry is not None and entry.kind == "parallel":  # one policy plays every agent
         from densegym.agents.sb3.multiagent import evaluate_parallel
 

@@ -14,6 +14,8 @@ from typing import Any
 
 import gymnasium as gym
 
+from densegym import miniwob_tasks
+
 NAMESPACE = "densegym"
 
 
@@ -94,6 +96,18 @@ def _minihack(task: str, steps: int) -> EnvEntry:
         kwargs={"task": f"MiniHack-{task}-v0"},
         extra="minihack",
         train_defaults=_minihack_train_defaults(),
+    )
+
+
+def _miniwob(task: str) -> EnvEntry:
+    return EnvEntry(
+        name=f"MiniWoB-{task}",
+        base="densegym.envs.web.miniwob:MiniWoBEnv",
+        max_episode_steps=miniwob_tasks.max_steps(task),
+        kwargs={"task": task},
+        world="web",
+        extra="web",
+        nondeterministic=task in miniwob_tasks.NONDETERMINISTIC,
     )
 
 
@@ -182,6 +196,9 @@ ENTRIES: tuple[EnvEntry, ...] = (
         max_episode_steps=40,
         world="web",
     ),
+    # MiniWoB++ (miniwob 1.1.0's shipped pages) in headless Chromium; the task names, time
+    # limits and the tasks with known reward bugs are data in densegym/miniwob_tasks.py.
+    *(_miniwob(task) for task in miniwob_tasks.MINIWOB_TASKS),
 )
 
 
@@ -215,6 +232,10 @@ PARALLEL_ENTRIES: tuple[EnvEntry, ...] = (
     _multiagent("GridSpread-N2-S6", "grid:GridSpreadEnv", 30, size=6, n_agents=2),
     _multiagent("GridSpread-N3-S8", "grid:GridSpreadEnv", 50, size=8, n_agents=3),
     _multiagent("SparseSpread", "spread:SparseSpreadEnv", 50, N=2),
+    # Text games (turn-taking, text spaces): one speaker step and up to 3 answer tries;
+    # N = 8 alternating negotiation turns.
+    _multiagent("Referential", "referential:ReferentialEnv", 4),
+    _multiagent("Negotiation", "negotiation:NegotiationEnv", 8),
 )
 
 ENV_IDS: tuple[str, ...] = tuple(entry.id for entry in ENTRIES)

@@ -179,6 +179,27 @@ model = make_agent(f"sb3:{run_dir}")
 result = evaluate_parallel(model, TASK, n_episodes=10, seed=10_000)
 print({k: result[k] for k in ("team_success_rate", "agent_success_rate", "mean_length")})""",
     ),
+    (
+        "md",
+        """## Text games and LLM teams
+`MA-Referential-v0` (a speaker describes a target, a listener picks it by number) and
+`MA-Negotiation-v0` (split items with private values; the team is paid the deal's
+efficiency) take one line of text per turn. `TeamLLMPolicy` prompts one policy per agent
+(`densegym eval --env densegym/MA-Referential-v0 --agent llm:smollm2` does the same);
+here the scripted oracle and the `tiny-random` model, for speed.""",
+    ),
+    (
+        "code",
+        """import densegym
+from densegym.agents.llm.team_policy import TeamLLMPolicy, evaluate_team
+
+env = densegym.make_parallel("densegym/MA-Referential-v0")
+obs, infos = env.reset(seed=0)
+print(obs["listener"])
+for team in ("oracle", TeamLLMPolicy("tiny-random", shots=1, max_tokens=4)):
+    result = evaluate_team(team, "densegym/MA-Referential-v0", n_episodes=3)
+    print(team, result["team_success_rate"], result["agent_tokens"])""",
+    ),
 ]
 
 
