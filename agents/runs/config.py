@@ -61,8 +61,9 @@ def register_trainer(
         TRAINER_ALGORITHMS.pop(kind, None)
 
 
-# Process-supervised GRPO on text envs (densegym.agents.llm.trainers; needs the llm extra).
-register_trainer("lm", "densegym.agents.llm.trainers:train", ("grpo",))
+# GRPO (process / outcome / PAV advantages) and RLOO on text envs
+# (densegym.agents.llm.trainers; needs the llm extra, LoRA the lmrl extra).
+register_trainer("lm", "densegym.agents.llm.trainers:train", ("grpo", "rloo"))
 
 
 def trainer_names() -> list[str]:
@@ -242,7 +243,7 @@ class RunConfig:
         default=DEFAULT_TRAINER,
         metadata=option(
             "what trains the agent, <kind>:<algorithm>: sb3:ppo (default), sb3:a2c, sb3:dqn, "
-            "sb3:recurrent_ppo, lm:grpo"
+            "sb3:recurrent_ppo, lm:grpo, lm:rloo"
         ),
     )
     shaping: Any = None
