@@ -22,7 +22,7 @@ LLM_TOKENS = "llm/tokens"
 LLM_CALLS = "llm/calls"
 FPS = "time/fps"
 # Language-model trainers (``lm:*``): loss, KL to the reference, mean group return,
-# action tokens per update, share of clipped ratios.
+# generated tokens so far (cumulative), share of clipped ratios.
 LM_LOSS = "lm/loss"
 LM_KL = "lm/kl"
 LM_REWARD = "lm/reward"
