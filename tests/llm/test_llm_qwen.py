@@ -238,3 +238,25 @@ def test_real_download_convert_and_generate(monkeypatch, tmp_path):
     assert str(llm.dtype) == "torch.bfloat16"
     assert (qwen.checkpoint_path(build=False) / "NOTICE").is_file()
     print(f"fetch {fetched - start:.0f} s, convert+load {converted - fetched:.0f} s")
+    if importlib.util.find_spec("llama_cpp") is not None:  # the second backend, same file
+        fast = densegym.llm.load("qwen2.5-coder-1.5b", backend="gguf")
+        reply = fast.chat([{"role": "user", "content": "What is 3 + 5? Answer with a number."}])
+        assert "8" in reply[0].text, reply[0].text
+        fast.close()
+
+
+@pytest.mark.slow
+def test_real_model_same_greedy_step_through_both_backends():
+    """The cached model (``load`` fetches it once) answers a policy step alike in both backends."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama-cpp-python is not installed (pip install -e '.[gguf]')")
+    from densegym.agents.llm.prompts import chat_messages, render_observation
+
+    prompt = chat_messages(render_observation("What is (4 + 5) * 2?", []), shots=1)
+    answers = []
+    for backend in ("transformers", "gguf"):
+        llm = densegym.llm.load("qwen2.5-coder-1.5b", backend=backend)
+        answers.append(llm.chat([prompt], max_tokens=16, stop=["\n"])[0].text.strip())
+        if hasattr(llm, "close"):
+            llm.close()
+    assert all("4 + 5 = 9" in answer for answer in answers), answers
