@@ -16,6 +16,11 @@ Usage::
 
     python benchmarks/web.py                       # default budget (a few minutes, 2 cores)
     python benchmarks/web.py --tasks 200 --ppo-steps 20000
+    python benchmarks/web.py --sections miniwob    # one section; the others' results kept
+
+Section 4, MiniWoB++ speed: reset time and steps/s on ``click-checkboxes`` through
+densegym's wrapper (``densegym/MiniWoB-<task>-v0``) and through the miniwob package's own
+env, in the same run, on the same Debian Chromium and chromedriver.
 
 Writes ``benchmarks/results/web.json``.
 """
@@ -161,6 +166,123 @@ def ppo(steps: int, eval_tasks: int) -> dict[str, Any]:
     return out
 
 
+MINIWOB_TASK = "click-checkboxes"
+
+
+def _wanted_boxes(utterance: str) -> list[str]:
+    """The labels a click-checkboxes instruction asks for ("Select A, B and click Submit.")."""
+    wanted = utterance.split("Select ", 1)[-1].rsplit(" and click Submit", 1)[0]
+    if wanted == "nothing":
+        return []
+    return [w.strip() for w in wanted.replace(" and ", ",").split(",") if w.strip()]
+
+
+def _miniwob_ours(episodes: int) -> dict[str, Any]:
+    """The MiniWoB env of densegym: text observation, actions in the shop grammar."""
+    start = time.perf_counter()
+    env = gym.make(f"densegym/MiniWoB-{MINIWOB_TASK}-v0")
+    obs, _ = env.reset(seed=0)
+    first = time.perf_counter() - start
+    resets, step_time, n_steps, wins = [], 0.0, 0, 0
+    for seed in range(1, episodes + 1):
+        start = time.perf_counter()
+        obs, _ = env.reset(seed=seed)
+        resets.append(time.perf_counter() - start)
+        utterance = obs.splitlines()[0].removeprefix("Instruction: ")
+        for action in [f'click("{b}")' for b in _wanted_boxes(utterance)] + ["click(Submit)"]:
+            start = time.perf_counter()
+            _, _, terminated, truncated, info = env.step(action)
+            step_time += time.perf_counter() - start
+            n_steps += 1
+        wins += bool(info["is_success"])
+    env.close()
+    return {
+        "first_reset_s": round(first, 3),
+        "reset_ms": round(1000 * float(np.median(resets)), 1),
+        "steps_per_s": round(n_steps / step_time, 1),
+        "success": round(wins / episodes, 3),
+        "episodes": episodes,
+        "steps": n_steps,
+    }
+
+
+def _miniwob_package(episodes: int) -> dict[str, Any]:
+    """The miniwob package's own env (its DOM/screenshot dict observation, ref actions)."""
+    import os
+
+    from densegym.envs.web.browser import CHROMEDRIVER, CHROMIUM
+
+    os.environ.setdefault("MINIWOB_CHROME_BINARY", CHROMIUM)  # no Selenium Manager download
+    os.environ.setdefault("MINIWOB_CHROMEDRIVER", CHROMEDRIVER)
+    import miniwob
+    from miniwob.action import ActionTypes
+
+    gym.register_envs(miniwob)
+    out: dict[str, Any] = {}
+    for screenshots in (False, True):
+        start = time.perf_counter()
+        env = gym.make(f"miniwob/{MINIWOB_TASK}-v1")
+        env.unwrapped.set_record_screenshots(screenshots)
+        obs, _ = env.reset(seed=0)
+        first = time.perf_counter() - start
+        resets, step_time, n_steps, wins = [], 0.0, 0, 0
+        for seed in range(1, episodes + 1):
+            start = time.perf_counter()
+            obs, _ = env.reset(seed=seed)
+            resets.append(time.perf_counter() - start)
+            elements = list(obs["dom_elements"])
+            refs = []
+            for name in _wanted_boxes(obs["utterance"]):
+                label = next(i for i, e in enumerate(elements) if e["text"] == name)
+                refs.append(elements[label - 1]["ref"])  # the box before its label text
+            refs.append(next(e["ref"] for e in elements if e["tag"] == "button"))
+            for ref in refs:
+                action = env.unwrapped.create_action(ActionTypes.CLICK_ELEMENT, ref=ref)
+                start = time.perf_counter()
+                _, _, terminated, truncated, info = env.step(action)
+                step_time += time.perf_counter() - start
+                n_steps += 1
+            wins += info["raw_reward"] == 1.0 if "raw_reward" in info else 0
+        env.close()
+        out["screenshots" if screenshots else "no_screenshots"] = {
+            "first_reset_s": round(first, 3),
+            "reset_ms": round(1000 * float(np.median(resets)), 1),
+            "steps_per_s": round(n_steps / step_time, 1),
+            "success": round(wins / episodes, 3),
+            "episodes": episodes,
+            "steps": n_steps,
+        }
+    return out
+
+
+def miniwob_speed(episodes: int) -> dict[str, Any]:
+    """MiniWoB++ click-checkboxes: densegym's wrapper vs the miniwob package's own env.
+
+    Both drive the same Debian Chromium through Selenium and solve the same seeded tasks
+    with the same clicks. densegym's reset navigates to the task page (a clean page per
+    episode); the package's reset restarts the task on the loaded page. densegym's step
+    reads the page as text in one script call (no screenshot); the package's is timed
+    with and without its per-step screenshot.
+    """
+    if not available():
+        return {"skipped": "chromium, chromium-driver or selenium missing"}
+    try:
+        import miniwob  # noqa: F401
+    except ImportError:
+        return {"skipped": 'the miniwob package is missing: pip install --no-deps "miniwob==1.1.0"'}
+    out: dict[str, Any] = {"task": MINIWOB_TASK, "densegym": _miniwob_ours(episodes)}
+    print("miniwob densegym", out["densegym"], flush=True)
+    try:
+        out["miniwob_package"] = _miniwob_package(episodes)
+    except Exception as err:  # noqa: BLE001 - report why the package's env cannot run here
+        out["miniwob_package"] = f"could not run: {type(err).__name__}: {err}"
+    print("miniwob package", out["miniwob_package"], flush=True)
+    return out
+
+
+SECTIONS = ("speed", "agents", "ppo", "miniwob")
+
+
 def main() -> None:
     """Run the sections and write the results."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -170,21 +292,42 @@ def main() -> None:
     parser.add_argument("--eval-tasks", type=int, default=50)
     parser.add_argument("--no-chromium", action="store_true")
     parser.add_argument("--results", default=str(RESULTS))
+    parser.add_argument(
+        "--sections",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, of {','.join(SECTIONS)} (the others' results "
+        "already in --results are kept)",
+    )
+    parser.add_argument("--miniwob-episodes", type=int, default=20)
     args = parser.parse_args()
-    start = time.perf_counter()
-    results: dict[str, Any] = {
-        "date": time.strftime("%Y-%m-%d"),
-        "machine": f"{platform.machine()}, 2 cores",
-        "speed": speed(args.episodes, available() and not args.no_chromium),
-        "agents": agents(args.tasks),
-    }
-    if args.ppo_steps:
-        results["ppo_candidates_level1"] = ppo(args.ppo_steps, args.eval_tasks)
-    results["wall_s"] = round(time.perf_counter() - start, 1)
+    sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    if not sections or sections - set(SECTIONS):
+        parser.error(f"--sections takes names of {', '.join(SECTIONS)}")
     path = Path(args.results)
+    start = time.perf_counter()
+    results: dict[str, Any] = {}
+    if path.exists() and sections != set(SECTIONS):
+        try:
+            results = json.loads(path.read_text())
+        except (OSError, ValueError):
+            results = {}
+    results.update({"date": time.strftime("%Y-%m-%d"), "machine": f"{platform.machine()}, 2 cores"})
+    if "speed" in sections:
+        results["speed"] = speed(args.episodes, available() and not args.no_chromium)
+    if "agents" in sections:
+        results["agents"] = agents(args.tasks)
+    if "ppo" in sections and args.ppo_steps:
+        results["ppo_candidates_level1"] = ppo(args.ppo_steps, args.eval_tasks)
+    if "miniwob" in sections:
+        section_start = time.perf_counter()
+        results["miniwob_speed"] = miniwob_speed(args.miniwob_episodes)
+        results["miniwob_speed"]["wall_s"] = round(time.perf_counter() - section_start, 1)
+    wall_s = round(time.perf_counter() - start, 1)
+    if sections == set(SECTIONS) or "wall_s" not in results:
+        results["wall_s"] = wall_s
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"wrote {path} in {results['wall_s']} s")
+    print(f"wrote {path} in {wall_s} s")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
 The notebook is generated so that its cells stay reviewable as plain Python; the test
 suite executes the ``.ipynb`` with ``DENSEGYM_NOTEBOOK_STEPS=1024`` and
-``DENSEGYM_NOTEBOOK_TINY=1`` (fewer tasks, a few hundred PPO steps). Text driver only.
+``DENSEGYM_NOTEBOOK_TINY=1`` (fewer tasks, a few hundred PPO steps). Text driver, plus
+one Chromium episode's screenshots when Chromium is installed.
 """
 
 from __future__ import annotations
@@ -74,6 +75,45 @@ for action in [f'fill(search-input, "{task.query}")', "click(search-button)", "j
     obs, reward, terminated, truncated, info = env.step(action)
     print(f"{action!r:50} page={info['page']:8} invalid={info['invalid_reason']!r}")
 print("candidates:", base.candidate_actions(4))""",
+    ),
+    (
+        "md",
+        """## A real Chromium episode
+
+With `driver="chromium"` the same episode runs in real headless Chromium;
+`render_mode="rgb_array"` returns a screenshot when `render()` is called (never
+otherwise), and `write_strip` lays an episode's frames side by side in one PNG. Skipped
+without Debian's `chromium` and `chromium-driver`.""",
+    ),
+    (
+        "code",
+        """import tempfile
+
+import matplotlib.pyplot as plt
+
+from densegym.envs.web.browser import available
+from densegym.envs.web.frames import write_strip
+
+if available():
+    shop = gym.make(
+        "densegym/WebShop-Search-v0", driver="chromium", difficulty=1, render_mode="rgb_array"
+    )
+    shop.reset(seed=0)
+    frames = [shop.render()]
+    while True:
+        *_, terminated, truncated, info = shop.step(shop.unwrapped.oracle_step())
+        frames.append(shop.render())
+        if terminated or truncated:
+            break
+    shop.close()
+    strip = os.path.join(tempfile.mkdtemp(), "episode.png")
+    print(write_strip(frames, strip, height=200, per_row=4), frames[0].shape, info["is_success"])
+    plt.figure(figsize=(12, 6))
+    plt.imshow(plt.imread(strip))
+    plt.axis("off")
+    plt.show()
+else:
+    print("chromium or chromium-driver missing: no screenshots")""",
     ),
     (
         "md",

@@ -43,6 +43,29 @@ from densegym.rewards.registry import shaper_class
 #: Every densegym id Gymnasium knows (new worlds join by registering).
 ENV_IDS = sorted(env_id for env_id in gym.registry if env_id.startswith("densegym/"))
 
+#: MiniWoB++ registers 128 tasks, each a page in Chromium (~1 min for one id's pairs); the
+#: default run keeps these three (a click, a text entry, a select) and the rest are ``slow``
+#: (every id also resets and steps in tests/envs/test_web_miniwob.py's slow sweep).
+MINIWOB_SAMPLE = {
+    "densegym/MiniWoB-click-test-v0",
+    "densegym/MiniWoB-enter-text-v0",
+    "densegym/MiniWoB-choose-list-v0",
+}
+
+
+def _param(*values: str) -> Any:
+    """A test parameter, marked ``slow`` for MiniWoB ids outside :data:`MINIWOB_SAMPLE`."""
+    env_id = values[0]
+    slow = env_id.startswith("densegym/MiniWoB-") and env_id not in MINIWOB_SAMPLE
+    return pytest.param(*values, marks=pytest.mark.slow if slow else ())
+
+
+ENV_PARAMS = [_param(env_id) for env_id in ENV_IDS]
+
+
+def test_the_miniwob_sample_is_registered():
+    assert MINIWOB_SAMPLE <= set(ENV_IDS)
+
 #: Cheap kwargs per shaper; LLM-driven shapers use the ``tiny-random`` backend and no disk
 #: cache. ``"<prm>"`` and ``"<code>"`` are replaced by files written in a tmp dir (``prm``
 #: and ``llm_code`` cannot be built without one). Nothing is skipped.
@@ -142,7 +165,7 @@ def _plan() -> tuple[list[Any], list[Any]]:
         for name in available():
             needs = shaper_class(name).requirements(_kwargs_of(name))
             missing = missing_capabilities(env, needs)
-            (refused if missing else admitted).append((env_id, name))
+            (refused if missing else admitted).append(_param(env_id, name))
         env.close()
     return admitted, refused
 
@@ -227,7 +250,7 @@ def test_every_registered_entry_takes_part():
     assert {entry.id for entry in ENTRIES if entry.kind == "single"} <= set(ENV_IDS)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ENV_PARAMS)
 def test_check_env_and_spec_round_trip(env_id):
     env = _made(env_id)
     if env is None:
@@ -240,7 +263,7 @@ def test_check_env_and_spec_round_trip(env_id):
     remade.close()
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", ENV_PARAMS)
 def test_env_pickles_unless_listed(env_id):
     env = _made(env_id)
     if env is None:

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from densegym.agents.runs.lock import process_alive
+
 STATE_FILE = "trainer.pt"
 CURVE_COPY = "curve.csv"
 META_FILE = "meta.json"
@@ -151,21 +153,14 @@ def remove_stale_partials(run_dir: str | Path) -> list[Path]:
         return removed
     for path in root.iterdir():
         match = _PARTIAL.match(path.name)
-        if match is None or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
+        if match is None:
+            continue
+        owner = int(match.group(1))
+        if owner == os.getpid() or process_alive(owner):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
 
 
 def load_checkpoint(folder: str | Path) -> dict[str, Any]:

@@ -114,3 +114,20 @@ def write_text_atomically(path: str | Path, text: str) -> Path:
     partial.write_text(text)
     os.replace(partial, path)
     return path
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (another user's counts as alive).
+
+    Example:
+        >>> import os
+        >>> process_alive(os.getpid())
+        True
+    """
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

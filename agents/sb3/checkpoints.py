@@ -15,6 +15,7 @@ from stable_baselines3.common.base_class import BaseAlgorithm
 from stable_baselines3.common.off_policy_algorithm import OffPolicyAlgorithm
 from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecEnvWrapper
 
+from densegym.agents.runs.lock import process_alive
 from densegym.rewards import find_shapers
 
 _STEP_DIR = re.compile(r"^step_(\d+)$")
@@ -219,7 +220,7 @@ def remove_stale_partials(run_dir: str | Path) -> list[Path]:
             if match is None:
                 continue
             pid = int(match.group(1) or match.group(2))
-            if pid == os.getpid() or _alive(pid):
+            if pid == os.getpid() or process_alive(pid):
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
@@ -227,16 +228,6 @@ def remove_stale_partials(run_dir: str | Path) -> list[Path]:
                 path.unlink(missing_ok=True)
             removed.append(path)
     return removed
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
 
 
 def load_metrics_state(checkpoint: Path) -> dict[str, Any] | None:

@@ -15,6 +15,9 @@ Modules, one job each: ``catalog`` (products from attribute grammars, SQLite FTS
 search), ``site`` (the pages as HTML), ``server`` (the process's HTTP server and a
 keep-alive client), ``text`` (the text driver: HTML to observation, action parsing),
 ``tasks`` (tasks solvable by construction, the purchase score) and ``env`` (the env).
+``miniwob`` plays MiniWoB++ tasks (``densegym/MiniWoB-<task>-v0``) in the same Chromium
+with the same observation and grammar; ``frames`` writes an episode's screenshots
+(``render_mode="rgb_array"``) as one PNG strip.
 
 Example:
     >>> from densegym.envs.web import WebShopEnv

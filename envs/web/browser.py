@@ -30,6 +30,9 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
+import time
+import urllib.request
 import weakref
 from pathlib import Path
 
@@ -42,6 +45,7 @@ __all__ = [
     "BrowserDriver",
     "available",
     "browser_pids",
+    "decode_png",
     "same_page",
 ]
 
@@ -66,6 +70,72 @@ _STATUS_JS = (
 )
 
 
+#: The watchdog: a WebDriver command running longer than ``_PROBE_AFTER`` seconds makes it
+#: look at the browser every ``_PROBE_EVERY`` seconds. A browser process stopped by a signal
+#: (state ``T``) twice in a row, or ``_PROBE_FAILS`` unanswered DevTools requests in a row
+#: (``/json/version``, served by the browser process even while a page is busy, each given
+#: ``_PROBE_TIMEOUT`` seconds), count as frozen: the watchdog kills the browser, and the
+#: command in flight fails at once (``BrowserDied``). Detection takes about 2 s for a stopped
+#: browser and under 5 s for an unanswering one; a slow page on a loaded machine still
+#: answers the probe, so it is never killed (its page-load timeout still applies).
+_PROBE_AFTER = 1.0
+_PROBE_EVERY = 0.25
+_PROBE_TIMEOUT = 1.0
+_PROBE_FAILS = 3
+
+
+def _answers(address: str) -> bool:
+    """Whether the browser's DevTools endpoint answers within ``_PROBE_TIMEOUT``."""
+    try:
+        with urllib.request.urlopen(f"http://{address}/json/version", timeout=_PROBE_TIMEOUT) as r:
+            return r.status == 200
+    except Exception:  # noqa: BLE001 - refused, reset, timed out: no answer
+        return False
+
+
+def _stopped(profile: str) -> bool:
+    """Whether a browser process of ``profile`` is stopped by a signal (``SIGSTOP``)."""
+    for pid in browser_pids(profile):
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        if stat.rsplit(")", 1)[1].split()[0] in ("T", "t"):
+            return True
+    return False
+
+
+def _watch(owner: weakref.ref, address: str, profile: str, stop: threading.Event) -> None:
+    """The watchdog thread of one browser (see ``_PROBE_AFTER``); ends with ``stop``."""
+    stopped = failed = 0
+    while not stop.wait(_PROBE_EVERY):
+        driver = owner()
+        if driver is None:
+            return
+        since = driver._busy_since
+        del driver
+        if since is None or time.monotonic() - since < _PROBE_AFTER:
+            stopped = failed = 0
+            continue
+        stopped = stopped + 1 if _stopped(profile) else 0
+        if not stopped and address:
+            failed = 0 if _answers(address) else failed + 1
+        if (stopped >= 2 or failed >= _PROBE_FAILS) and not stop.is_set():
+            driver = owner()
+            if driver is not None:
+                driver.n_watchdog_kills += 1
+                try:
+                    own = driver._driver.service.process.pid
+                except AttributeError:  # quit meanwhile
+                    own = None
+                for pid in {*browser_pids(profile), *([own] if own else [])}:
+                    try:  # the command in flight fails now; quit() cleans up the rest
+                        os.kill(pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+            return
+
+
 class BrowserDied(RuntimeError):
     """The browser or its WebDriver is gone, or did not answer in time."""
 
@@ -88,8 +158,34 @@ def same_page(a: str, b: str) -> bool:
     return (kind_a, asin_a, sub_a, params_a) == (kind_b, asin_b, sub_b, params_b)
 
 
+def decode_png(png: bytes, box: tuple[int, int, int, int] | None = None):
+    """Decode PNG bytes into an ``(H, W, 3)`` ``uint8`` array, cropped to ``box``.
+
+    Example:
+        >>> import io
+        >>> from PIL import Image
+        >>> buffer = io.BytesIO()
+        >>> Image.new("RGBA", (4, 3), (255, 0, 0, 255)).save(buffer, format="PNG")
+        >>> frame = decode_png(buffer.getvalue(), box=(1, 0, 2, 2))
+        >>> frame.shape, frame.dtype.name, frame[0, 0].tolist()
+        ((2, 2, 3), 'uint8', [255, 0, 0])
+    """
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    if box is not None:
+        left, top, width, height = (max(0, int(round(v))) for v in box)
+        image = image.crop((left, top, left + max(1, width), top + max(1, height)))
+    return np.asarray(image, dtype=np.uint8).copy()
+
+
 def browser_pids(marker: str) -> list[int]:
     """Ids of the live processes whose command line contains ``marker`` (Linux ``/proc``)."""
+    if not marker:  # an empty marker would match every process
+        return []
     pids = []
     needle = marker.encode()
     for entry in Path("/proc").iterdir():
@@ -150,6 +246,9 @@ class BrowserDriver:
         self._driver = None
         self._profile = ""
         self._finalizer: weakref.finalize | None = None
+        self._busy_since: float | None = None  # when the command in flight started
+        self._watch_stop: threading.Event | None = None
+        self.n_watchdog_kills = 0  # frozen browsers the watchdog killed
 
     # -- life ---------------------------------------------------------------------
     @property
@@ -198,6 +297,14 @@ class BrowserDriver:
             raise BrowserDied(f"could not start Chromium: {err}") from err
         self._driver = driver
         self.n_starts += 1
+        address = (driver.capabilities.get("goog:chromeOptions") or {}).get("debuggerAddress", "")
+        self._watch_stop = threading.Event()
+        threading.Thread(
+            target=_watch,
+            args=(weakref.ref(self), address, self._profile, self._watch_stop),
+            name="densegym-browser-watchdog",
+            daemon=True,
+        ).start()
         process = driver.service.process
         self._finalizer = weakref.finalize(
             self, _end, [process.pid] if process else [], self._profile
@@ -211,6 +318,9 @@ class BrowserDriver:
                 frozen browser, which would not answer).
         """
         driver, self._driver = self._driver, None
+        if self._watch_stop is not None:
+            self._watch_stop.set()
+            self._watch_stop = None
         if driver is None:
             return
         process = driver.service.process
@@ -240,16 +350,40 @@ class BrowserDriver:
         self.start()
 
     # -- pages ----------------------------------------------------------------------
+    def run(self, fn):
+        """Start the browser if needed and return ``fn(webdriver)`` (a Selenium ``Chrome``).
+
+        Raises:
+            BrowserDied: the browser is gone or hung (any WebDriver error ``fn`` lets out).
+        """
+        self.start()
+        return self._call(fn, self._driver)
+
+    def screenshot(self, box: tuple[int, int, int, int] | None = None):
+        """The viewport as an ``(H, W, 3)`` ``uint8`` array (PNG screenshot, decoded).
+
+        Args:
+            box: crop to ``(left, top, width, height)`` in CSS pixels.
+
+        Raises:
+            BrowserDied: the browser is gone or hung.
+        """
+        png = self.run(lambda driver: driver.get_screenshot_as_png())
+        return decode_png(png, box)
+
     def _call(self, fn, *args):
         from selenium.common.exceptions import WebDriverException
         from urllib3.exceptions import HTTPError
 
         if self._driver is None:
             raise BrowserDied("the browser is not running")
+        self._busy_since = time.monotonic()
         try:
             return fn(*args)
         except (WebDriverException, HTTPError, OSError) as err:
             raise BrowserDied(f"{type(err).__name__}: {str(err).splitlines()[0:1]}") from err
+        finally:
+            self._busy_since = None
 
     def _snapshot(self) -> tuple[int, str]:
         driver = self._driver

@@ -120,7 +120,8 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
             ``chromium`` and ``chromium-driver``).
         max_invalid_in_row: invalid actions in a row that truncate the episode.
         max_observation_chars: the observation's length bound.
-        render_mode: ``None``, ``"ansi"`` or ``"human"``.
+        render_mode: ``None``, ``"ansi"``, ``"human"`` or (``driver="chromium"``)
+            ``"rgb_array"``: a screenshot of the page, taken only when :meth:`render` is called.
 
     Example:
         >>> env = WebShopEnv(difficulty=1)
@@ -139,7 +140,10 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
         >>> env.close()
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 1}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["ansi", "human", "rgb_array"],
+        "render_fps": 1,
+    }
     family_id: ClassVar[str] = "Search"
     levels: ClassVar[tuple[int, ...]] = (1, 2, 3)
     #: Potential-based shaping's default Φ (``shaping="potential"``).
@@ -165,6 +169,8 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
             raise ValueError(f"difficulty must be one of {self.levels}, got {difficulty!r}")
         if driver not in ("text", "chromium"):
             raise ValueError(f"driver must be 'text' or 'chromium', got {driver!r}")
+        if render_mode == "rgb_array" and driver != "chromium":
+            raise ValueError("render_mode='rgb_array' (screenshots) needs driver='chromium'")
         if reward_mode not in ("success", "score"):
             raise ValueError(f"reward_mode must be 'success' or 'score', got {reward_mode!r}")
         if max_invalid_in_row < 1 or n_products < 50:
@@ -484,6 +490,21 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
 
     def _render_ready(self) -> bool:
         return self.problem is not None
+
+    def render(self):
+        """Return the page: ``rgb_array`` a screenshot, ``ansi`` the text; ``human`` prints.
+
+        ``rgb_array`` gives the browser's viewport as an ``(H, W, 3)`` ``uint8`` array
+        (``None`` before the first reset).
+        """
+        if self.render_mode != "rgb_array":
+            return super().render()
+        if not self._render_ready() or self._browser is None or not self._browser.running:
+            return None
+        try:
+            return self._browser.screenshot()
+        except BrowserDied:  # the next step restarts it and flags the episode
+            return None
 
     def close(self) -> None:
         """Quit the browser; close the connection and the session (the server stops last)."""
