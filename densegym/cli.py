@@ -294,12 +294,25 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return 0
     if shaping:
         env_kwargs = {**env_kwargs, "shaping": shaping}
-    env = gym.make(env_id, **env_kwargs)
+    if args.record:
+        from densegym.frames import RecordFrames, write_strip
+
+        env = RecordFrames(gym.make(env_id, **{**env_kwargs, "render_mode": "rgb_array"}))
+    else:
+        env = gym.make(env_id, **env_kwargs)
     result = evaluate(  # binds search (and random) agents to the env itself
         agent, env, n_episodes=args.episodes, seed=args.seed, deterministic=not args.stochastic
     )
+    out = {"env_id": env_id, **result.as_dict()}
+    if args.record:
+        frames = env.frames[0] if env.frames else []
+        if frames:
+            write_strip(frames, args.record)
+            out["recorded"] = {"path": str(args.record), "frames": len(frames)}
+        else:
+            out["recorded"] = {"path": None, "frames": 0, "note": "the env rendered no frames"}
     env.close()
-    print(json.dumps({"env_id": env_id, **result.as_dict()}, indent=2))
+    print(json.dumps(out, indent=2))
     return 0
 
 
@@ -564,6 +577,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--episodes", type=int, default=20)
     evaluate.add_argument("--seed", type=int, default=10_000)
     evaluate.add_argument("--stochastic", action="store_true", help="sample actions")
+    evaluate.add_argument(
+        "--record",
+        metavar="PNG",
+        help="write the first episode as a strip of rgb_array frames (web pages, control)",
+    )
     evaluate.set_defaults(func=_cmd_eval)
 
     comp = commands.add_parser("compare", help="one run per shaping x seed, CSV and plot")

@@ -92,7 +92,7 @@ without Debian's `chromium` and `chromium-driver`.""",
 import matplotlib.pyplot as plt
 
 from densegym.envs.web.browser import available
-from densegym.envs.web.frames import write_strip
+from densegym.frames import write_strip
 
 if available():
     shop = gym.make(

@@ -12,7 +12,7 @@ from PIL import Image
 
 import densegym  # noqa: F401  (registers the ids)
 from densegym.envs.web.browser import available
-from densegym.envs.web.frames import write_strip
+from densegym.frames import write_strip
 
 ENV_ID = "densegym/WebShop-Search-v0"
 

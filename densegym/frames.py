@@ -1,8 +1,9 @@
-"""Frames of a web episode (``render_mode="rgb_array"`` screenshots) written as one PNG strip.
+"""An episode's frames (``render_mode="rgb_array"``) kept and written as one PNG strip.
 
-``densegym eval --record`` has no hook yet; :func:`write_strip` is what it would call with
-the frames of an episode. Frames are scaled to one height and laid side by side (wrapped
-into rows of ``per_row``), with a thin gap between them.
+``densegym eval --record PATH`` wraps the eval env in :class:`RecordFrames` and writes
+the first episode with :func:`write_strip`: frames scaled to one height and laid side by
+side (wrapped into rows of ``per_row``), with a thin gap between them. Any env with an
+``rgb_array`` render mode works (web pages in Chromium, MountainCar, MiniHack).
 
 Example:
     >>> import numpy as np, tempfile, os
@@ -19,10 +20,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
 
-__all__ = ["write_strip"]
+__all__ = ["RecordFrames", "write_strip"]
 
 _GAP = 4
 
@@ -87,3 +90,50 @@ def write_strip(
     sheet.save(tmp, format="PNG")
     tmp.replace(path)
     return rows, columns
+
+
+class RecordFrames(gym.Wrapper):
+    """Keep ``env.render()`` after the reset and every step of the first ``episodes`` episodes.
+
+    Args:
+        env: An env made with ``render_mode="rgb_array"``.
+        episodes: How many episodes to record (later ones run without rendering).
+        max_frames: Frames kept per episode at most (later steps are not rendered).
+
+    Example:
+        >>> env = RecordFrames(gym.make("MountainCar-v0", render_mode="rgb_array"))
+        >>> _ = env.reset(seed=0)
+        >>> for _ in range(3):
+        ...     _ = env.step(1)
+        >>> len(env.frames[0]), env.frames[0][0].shape
+        (4, (400, 600, 3))
+    """
+
+    def __init__(self, env: gym.Env, episodes: int = 1, max_frames: int = 200):
+        super().__init__(env)
+        if env.render_mode != "rgb_array":
+            raise ValueError(
+                f"recording needs render_mode='rgb_array', this env has {env.render_mode!r}"
+            )
+        self.episodes = int(episodes)
+        self.max_frames = int(max_frames)
+        self.frames: list[list[np.ndarray]] = []
+
+    def _keep(self) -> None:
+        if len(self.frames) <= self.episodes and len(self.frames[-1]) < self.max_frames:
+            frame = self.env.render()
+            if isinstance(frame, np.ndarray):
+                self.frames[-1].append(frame)
+
+    def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
+        """Reset, and start a new episode's frames."""
+        out = self.env.reset(**kwargs)
+        self.frames.append([])
+        self._keep()
+        return out
+
+    def step(self, action: Any) -> tuple[Any, Any, bool, bool, dict[str, Any]]:
+        """Step, keeping the frame after it."""
+        out = self.env.step(action)
+        self._keep()
+        return out
