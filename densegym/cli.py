@@ -113,9 +113,20 @@ def list_markdown() -> str:
     from densegym.rewards.registry import shaper_class
 
     lines = [LIST_BEGIN, "", "| env id | world | extra | time limit |", "|---|---|---|---|"]
+    families: dict[str, list[Any]] = {}  # MiniWoB++'s 128 tasks: one row
     for entry in ENTRIES:
+        if entry.name.startswith("MiniWoB-"):
+            families.setdefault("MiniWoB", []).append(entry)
+            continue
         limit = gym.registry[entry.id].max_episode_steps
         lines.append(f"| `{entry.id}` | {entry.world} | {entry.extra or 'core'} | {limit} |")
+    for family, members in families.items():
+        limits = sorted({gym.registry[entry.id].max_episode_steps for entry in members})
+        span = "/".join(str(limit) for limit in limits)
+        lines.append(
+            f"| `densegym/{family}-<task>-v0` ({len(members)} tasks: `densegym list`) | "
+            f"{members[0].world} | {members[0].extra or 'core'} | {span} |"
+        )
     lines += ["", "| multi-agent env id | agents | extra | max cycles |", "|---|---|---|---|"]
     for env_id, agents, extra, cycles in _parallel_rows():
         lines.append(f"| `{env_id}` | {agents} | {extra} | {cycles} |")

@@ -238,6 +238,42 @@ PARALLEL_ENTRIES: tuple[EnvEntry, ...] = (
     _multiagent("Negotiation", "negotiation:NegotiationEnv", 8),
 )
 
+
+def _single_view(name: str, view: str, parallel_name: str, learner: str) -> EnvEntry:
+    """A Gymnasium id of one learner in a multi-agent id, its partners the scripted oracle."""
+    parallel = next(entry for entry in PARALLEL_ENTRIES if entry.name == parallel_name)
+    return EnvEntry(
+        name=name,
+        base=f"densegym.envs.multiagent.single_view:{view}",
+        max_episode_steps=parallel.max_episode_steps,
+        kwargs={
+            "parallel": parallel.base,
+            "learner": learner,
+            "partner": "oracle",
+            "max_cycles": parallel.max_episode_steps,
+            **parallel.kwargs,
+        },
+        world="multiagent",
+        extra="multiagent",
+        train_defaults={"ppo": _MULTIAGENT_PPO, "recurrent_ppo": _MULTIAGENT_PPO},
+    )
+
+
+#: Single-agent views of multi-agent ids (``kind="single"``, Gymnasium ids): one learner,
+#: the other agents played by the env's scripted oracle, the team reward
+#: (:mod:`densegym.envs.multiagent.single_view`). The text views take the ``candidates``
+#: view (``view={"id": "candidates", "k": 4, "include_oracle": True}``) for SB3. The speaker's
+#: side of the referential game is ``gym.make("densegym/MA-Referential-Listener-v0",
+#: learner="speaker")`` (a one-step episode).
+SINGLE_VIEW_ENTRIES: tuple[EnvEntry, ...] = (
+    _single_view("MA-SwitchDoor-N2-S7-Solo", "OracleAgentView", "MA-SwitchDoor-N2-S7", "agent_0"),
+    _single_view("MA-SwitchDoor-N2-S9-Solo", "OracleAgentView", "MA-SwitchDoor-N2-S9", "agent_0"),
+    _single_view("MA-GridSpread-N2-S6-Solo", "OracleAgentView", "MA-GridSpread-N2-S6", "agent_0"),
+    _single_view("MA-Referential-Listener", "TextAgentView", "MA-Referential", "listener"),
+    _single_view("MA-Negotiation-Solo", "TextAgentView", "MA-Negotiation", "agent_0"),
+)
+ENTRIES = (*ENTRIES, *SINGLE_VIEW_ENTRIES)
+
 ENV_IDS: tuple[str, ...] = tuple(entry.id for entry in ENTRIES)
 PARALLEL_IDS: tuple[str, ...] = tuple(entry.id for entry in PARALLEL_ENTRIES)
 _BY_ID: dict[str, EnvEntry] = {entry.id: entry for entry in (*ENTRIES, *PARALLEL_ENTRIES)}

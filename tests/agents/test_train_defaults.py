@@ -62,18 +62,30 @@ MINIHACK = {
 }
 
 
+_MULTIAGENT_PPO = {**_PPO, "n_steps": 128, "ent_coef": 0.01}
+#: Single-agent views of the multi-agent tasks (one learner, oracle partners).
+MULTIAGENT_VIEW = {
+    **GENERIC,
+    "ppo": _MULTIAGENT_PPO,
+    "recurrent_ppo": {**_MULTIAGENT_PPO, "policy_kwargs": _LSTM},
+}
+
+
 def expected(env_id: str) -> dict:
     if env_id == "densegym/MountainCarSparse-v0":
         return MOUNTAIN_CAR
     if env_id.startswith("densegym/MiniHack-"):
         return MINIHACK
+    if env_id.startswith("densegym/MA-"):
+        return MULTIAGENT_VIEW
     return GENERIC
 
 
 def test_every_registered_id_is_pinned():
     pinned = {"densegym/MountainCarSparse-v0"}
     pinned |= {i for i in densegym.ENV_IDS if i.startswith("densegym/MiniHack-")}
-    pinned |= {entry.id for entry in ENTRIES if entry.world in ("reasoning", "tools", "web")}
+    worlds = ("reasoning", "tools", "web", "multiagent")
+    pinned |= {entry.id for entry in ENTRIES if entry.world in worlds}
     assert pinned == set(densegym.ENV_IDS), "a new id: pin its training defaults here"
     assert set(GENERIC) == set(ALGORITHMS)
 
