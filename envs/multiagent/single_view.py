@@ -18,9 +18,7 @@ Three classes, by what the wrapped env offers (each declares only what is true):
   lines to SB3 as a ``Discrete`` choice.
 
 The grid views do not declare ``HasOracle``: its consumers (provers, PAV, A*) continue
-text episodes, and the contract test's oracle rollouts send a malformed *text* step
-to ``HasOracle`` envs, which a ``Discrete`` learner's action shapers (ICM, E3B) do not
-accept.
+text episodes.
 
 Partner policies (``partner=``): ``"oracle"`` (the env's scripted oracle team's action for
 that agent), ``"random"`` (a legal line drawn uniformly from ``candidate_actions`` on text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -253,6 +254,20 @@ def init_weights(module: nn.Module, generator: torch.Generator) -> None:
             nn.init.normal_(layer.weight, 0.0, 1.0, generator=generator)
 
 
+def _as_floats(array: np.ndarray) -> np.ndarray:
+    """A numeric array as floats; entries that are not numbers (text, None) become NaN."""
+    if array.dtype.kind in "biuf":
+        return array.astype(np.float64, copy=False)
+
+    def number(value: Any) -> float:
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return float("nan")
+
+    return np.vectorize(number, otypes=[np.float64])(array) if array.size else array.astype(float)
+
+
 class ActionCodec:
     """Actions as network inputs (one-hot or flat floats) and inverse-dynamics targets.
 
@@ -284,13 +299,25 @@ class ActionCodec:
             raise ValueError(f"{owner}: needs a Discrete or Box action space, got {space}")
 
     def to_tensor(self, actions: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
-        """Actions as a tensor (class indices or flat floats) and a finite-row mask."""
-        array = np.asarray(actions)
+        """Actions as a tensor (class indices or flat floats) and a mask of usable rows.
+
+        A row is unusable (masked, encoded as the first action or zeros) when it is not
+        finite, not a number at all (a malformed text action an env flagged), or, for a
+        Discrete space, not one of its actions.
+
+        Example:
+            >>> from gymnasium import spaces
+            >>> _, ok = ActionCodec(spaces.Discrete(3)).to_tensor(np.array(["oops", 1, 7], object))
+            >>> ok.tolist()
+            [False, True, False]
+        """
+        array = _as_floats(np.asarray(actions))
         if self.discrete:
             array = array.reshape(len(array))
-            ok = np.isfinite(array) if array.dtype.kind == "f" else np.ones(len(array), bool)
-            ids = np.where(ok, array, self.start).astype(np.int64) - self.start
-            return torch.from_numpy(np.clip(ids, 0, self.dim - 1)), ok
+            ids = np.where(np.isfinite(array), array, self.start) - self.start
+            ok = np.isfinite(array) & (ids == np.round(ids)) & (ids >= 0) & (ids < self.dim)
+            ids = np.where(ok, ids, 0).astype(np.int64)
+            return torch.from_numpy(ids), ok
         flat = array.reshape(len(array), -1).astype(np.float32)
         ok = np.isfinite(flat).all(axis=1)
         return torch.from_numpy(np.nan_to_num(flat, nan=0.0, posinf=0.0, neginf=0.0)), ok
