@@ -85,14 +85,35 @@ class Rollout:
     finished: bool
 
 
+def _is_step_chain_env(base: Any) -> bool:
+    """Whether ``base`` can be continued by a prover: a step chain, snapshots and an oracle."""
+    return all(
+        callable(getattr(base, name, None))
+        for name in ("clone", "get_state", "oracle_step", "wrong_step")
+    ) and hasattr(base, "steps")
+
+
 def _base_env(start: Start) -> ReasoningEnv:
-    """Return a private copy of the reasoning env to roll out on."""
+    """Return a private copy of the env to roll out on.
+
+    ``start`` is a reasoning env or state, or — the generic hook — any env with a step
+    chain (``steps``, ``wrong_step``, ``oracle_step``, ``clone``/``get_state``, e.g. the
+    tool envs), or a state of one that rebuilds its env with ``to_env()``.
+    """
     if isinstance(start, ReasoningState):
         return ReasoningEnv.from_state(start)
-    base = start.unwrapped
-    if not isinstance(base, ReasoningEnv):
-        raise TypeError(f"provers roll out reasoning envs, got {type(base).__name__}")
-    return base.clone()
+    if isinstance(start, gym.Env):
+        base = start.unwrapped
+        if not isinstance(base, ReasoningEnv) and not _is_step_chain_env(base):
+            raise TypeError(
+                "provers roll out reasoning envs or envs with a step chain, "
+                f"got {type(base).__name__}"
+            )
+        return base.clone()
+    to_env = getattr(start, "to_env", None)
+    if callable(to_env):
+        return to_env()
+    raise TypeError(f"provers start from an env or an env state, got {type(start).__name__}")
 
 
 def _step_limit(start: Start, max_steps: int | None) -> int:
@@ -159,10 +180,10 @@ class Prover:
             observations = [envs[i].observation() if self.reads_observation else "" for i in active]
             steps = self.act_batch(observations, [envs[i] for i in active])
             for i, step in zip(active, steps):
-                _, _, terminated, _, info = envs[i].step(step)
+                _, _, terminated, truncated, info = envs[i].step(step)
                 written[i].append(step)
-                if terminated:
-                    outcome[i] = (bool(info["is_success"]), True)
+                if terminated or truncated:  # an env may end an episode early (tool envs)
+                    outcome[i] = (bool(info["is_success"]), bool(terminated))
         results = []
         for i in range(n):
             success, finished = outcome[i] or (False, False)
@@ -225,7 +246,9 @@ class NoisyOracleProver(Prover):
         """Return the closed-form chance of success from ``start`` (see the module docs).
 
         ``q ** r`` when the trusting oracle would finish correctly in ``r`` steps
-        (within the step limit), else 0.
+        (within the step limit), else 0. On envs whose wrong steps can be recovered
+        from (a tool env's wrong read only wastes a call) ``q ** r`` is the chance of
+        no mistake in the next ``r`` steps: a lower bound of the Monte-Carlo value.
         """
         base = _base_env(start)
         state = base.get_state()
@@ -329,7 +352,9 @@ class LLMProver(Prover):
 
     def act_batch(self, observations: Sequence[str], envs: Sequence[gym.Env | None]) -> list[str]:
         """Return one sampled step per observation, from a single batched ``generate`` call."""
-        prompts = [self.prompt.format(observation=obs) for obs in observations]
+        prompts = [
+            self._prompt_for(env).format(observation=obs) for obs, env in zip(observations, envs)
+        ]
         kwargs = {
             "n": 1,
             "max_tokens": self.max_tokens,
@@ -340,6 +365,14 @@ class LLMProver(Prover):
         }
         results = self.model.generate(prompts, **_accepted(self.model.generate, kwargs))
         return [_first_line(_text_of(result)) for result in results]
+
+    def _prompt_for(self, env: gym.Env | None) -> str:
+        """The template: the env's own ``prover_prompt`` when this prover uses the default."""
+        if self.prompt is DEFAULT_PROMPT and env is not None:
+            own = getattr(env.unwrapped, "prover_prompt", None)
+            if isinstance(own, str) and "{observation}" in own:
+                return own
+        return self.prompt
 
     def __repr__(self) -> str:
         return f"LLMProver({self._model!r}, temperature={self.temperature:g})"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import json
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -18,6 +18,7 @@ import gymnasium as gym
 from densegym.envs.tools.calls import MAX_CALL_CHARS, parse_call
 from densegym.envs.tools.candidates import grounded_calls
 from densegym.envs.tools.catalog import Catalog, catalog_for_seed
+from densegym.envs.tools.step_chain import wrong_call
 from densegym.envs.tools.tasks import (
     Evaluation,
     PlanStep,
@@ -86,6 +87,38 @@ class ToolState:
     success: bool
     answered: bool
     dirty: bool
+    #: ``(env class, constructor kwargs)`` so :meth:`to_env` can continue the episode.
+    env_config: tuple[type, tuple[tuple[str, Any], ...]] | None = field(
+        default=None, compare=False, repr=False
+    )
+
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """The calls made so far in canonical form, one step each (``HasStepChain``)."""
+        return tuple(record.call for record in self.calls)
+
+    @property
+    def question(self) -> str:
+        """The request (what process-reward models condition on)."""
+        return self.task.request
+
+    def to_env(self) -> ToolEnv:
+        """Return a fresh in-process env that continues this episode (for prover rollouts).
+
+        Example:
+            >>> from densegym.envs.tools import LookupEnv
+            >>> env = LookupEnv(); _ = env.reset(seed=1)
+            >>> _ = env.step(env.oracle_step())
+            >>> copy = env.get_state().to_env()
+            >>> copy.steps == env.steps, copy is not env
+            (True, True)
+        """
+        if self.env_config is None:
+            raise ValueError("this ToolState does not name its env; use env.set_state(state)")
+        cls, kwargs = self.env_config
+        env = cls(**{**dict(kwargs), "transport": "inproc", "render_mode": None})
+        env.set_state(self)
+        return env
 
 
 def _render_call(name: str, arguments: dict[str, Any]) -> str:
@@ -170,6 +203,12 @@ class ToolEnv(TextRendering, gym.Env[str, str]):
     #: The potential ``shaping="potential"`` uses (``densegym.rewards.potential``):
     #: Φ = :meth:`progress`; ``"oracle_distance"`` (Φ = −:meth:`oracle_distance`) also fits.
     default_potential: ClassVar[str] = "tool_progress"
+    #: The prompt an LLM prover (``pav`` with ``prover="llm:..."``) continues an episode with.
+    prover_prompt: ClassVar[str] = (
+        "You serve a shop customer by calling tools. Write only the next tool call, on one "
+        'line, for example get_order(order_id="#W1234567"); finish with answer(answer="...") '
+        'or report_infeasible(reason="...").\n\n{observation}\n\nNext call:'
+    )
 
     def __init__(
         self,
@@ -197,6 +236,23 @@ class ToolEnv(TextRendering, gym.Env[str, str]):
             raise ValueError(f"transport must be 'inproc' or 'http', got {transport!r}")
         if n_worlds < 1 or max_invalid_in_row < 1 or history < 1:
             raise ValueError("n_worlds, max_invalid_in_row and history must be at least 1")
+        self._config = (
+            type(self),
+            tuple(
+                {
+                    "difficulty": difficulty,
+                    "world_seed": world_seed,
+                    "n_worlds": n_worlds,
+                    "n_distractors": n_distractors,
+                    "infeasible_rate": infeasible_rate,
+                    "max_invalid_in_row": max_invalid_in_row,
+                    "history": history,
+                    "max_result_chars": max_result_chars,
+                    "max_call_chars": max_call_chars,
+                    "max_observation_chars": max_observation_chars,
+                }.items()
+            ),
+        )
         self.difficulty = difficulty
         self.world_seed = int(world_seed)
         self.n_worlds = int(n_worlds)
@@ -304,10 +360,12 @@ class ToolEnv(TextRendering, gym.Env[str, str]):
             return [] if self._success else None
         return replan(task, self._conn, self.world_diff(), self._seen, self._done_calls)
 
-    def oracle_step(self) -> str:
+    def oracle_step(self, trust_written: bool = True) -> str:
         """Return the oracle's next call (JSON), re-planned from the current state.
 
         A lost task gets the plan's final call (the episode then ends unsuccessfully).
+        ``trust_written`` is accepted for the provers' sake: the tool oracle always
+        re-plans from the world as it is, so it continues from every call made.
         """
         steps = self.remaining_plan()
         if steps:
@@ -337,7 +395,7 @@ class ToolEnv(TextRendering, gym.Env[str, str]):
         seen = self._seen
         return frozenset(value for value in self.needed_entities() if value in seen)
 
-    def oracle_remaining(self) -> int | None:
+    def oracle_remaining(self, trust_written: bool = True) -> int | None:
         """Count the calls the oracle needs from here (final call included); ``None`` if lost."""
         steps = self.remaining_plan()
         return None if steps is None else len(steps)
@@ -371,6 +429,59 @@ class ToolEnv(TextRendering, gym.Env[str, str]):
         """Return the current observation text."""
         return self._observation()
 
+    # -- the step chain (HasStepChain: process rewards and provers) -----------------
+    @property
+    def steps(self) -> tuple[str, ...]:
+        """Return the calls made so far in canonical form (``[unreadable call]`` if invalid)."""
+        return tuple(record.call for record in self._calls)
+
+    def wrong_step(self, rng: random.Random) -> str:
+        """Return a plausible wrong next call, built from the oracle's and the world.
+
+        The oracle's next call with an id or value swapped for another of the same
+        column of the world, a read instead of the needed write, a near-duplicate tool,
+        or a wrong answer (:func:`~densegym.envs.tools.step_chain.wrong_call`).
+
+        Example:
+            >>> import random
+            >>> from densegym.envs.tools import LookupEnv
+            >>> env = LookupEnv(); _ = env.reset(seed=0)
+            >>> env.wrong_step(random.Random(0)) != env.oracle_step()
+            True
+        """
+        task = self._require_task()
+        steps = self.remaining_plan()
+        step = steps[0] if steps else task.plan[-1]
+        return wrong_call(step, task.world_seed, self.tools, rng, infeasible=task.infeasible)
+
+    def committed(self) -> dict[str, Any]:
+        """What the calls so far committed to (JSON-friendly).
+
+        ``ids``: the ids the task needs that were seen; ``writes``: the write calls the
+        world accepted; ``answered``: a final call was made; ``consistent``: the task
+        can still be done (no collateral or wrong write).
+
+        Example:
+            >>> from densegym.envs.tools import OrdersEnv
+            >>> env = OrdersEnv(difficulty=1); _ = env.reset(seed=0)
+            >>> env.committed()["writes"], env.committed()["consistent"]
+            ([], True)
+        """
+        self._require_task()
+        writes = [
+            record.call
+            for record in self._calls
+            if record.status == "ok"
+            and record.call.split("(", 1)[0] in self.tools
+            and self.tools[record.call.split("(", 1)[0]].writes
+        ]
+        return {
+            "ids": sorted(self.seen_entities()),
+            "writes": writes,
+            "answered": self._done,
+            "consistent": self.remaining_plan() is not None,
+        }
+
     # -- state for rollouts -------------------------------------------------------
     def get_state(self) -> ToolState:
         """Snapshot the episode (the world is serialised: microseconds)."""
@@ -386,6 +497,7 @@ class ToolEnv(TextRendering, gym.Env[str, str]):
             success=self._success,
             answered=self._answered,
             dirty=self._dirty,
+            env_config=self._config,
         )
 
     def set_state(self, state: ToolState) -> None:

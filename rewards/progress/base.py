@@ -9,7 +9,7 @@ import gymnasium as gym
 from densegym.envs.reasoning.base import ReasoningState
 from densegym.rewards.core import ShapedReward, Transition
 from densegym.rewards.progress.guards import StepGuard
-from densegym.rewards.progress.state import reasoning_env
+from densegym.rewards.progress.state import step_chain_env
 
 
 class StepRewardShaper(ShapedReward):
@@ -42,7 +42,7 @@ class StepRewardShaper(ShapedReward):
         name: str | None = None,
     ):
         super().__init__(env, coef=coef, normalize=normalize, clip=clip, name=name)
-        self.base_env = reasoning_env(env)
+        self.base_env = step_chain_env(env)
         self.guard = StepGuard(guard, threshold)
         self._before: ReasoningState | None = None
 

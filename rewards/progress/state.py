@@ -27,9 +27,42 @@ def reasoning_env(env: gym.Env) -> ReasoningEnv:
     return base
 
 
-def question_of(state: ReasoningState) -> str:
-    """Return the question text of a state's task."""
-    return str(state.task.question)
+def step_chain_env(env: gym.Env) -> Any:
+    """Return the base env under any wrappers if it has a step chain and snapshots.
+
+    A reasoning env, or any env with ``steps``, ``wrong_step``, ``committed`` and
+    ``get_state``/``set_state`` (``HasStepChain`` and ``Snapshotable``, e.g. the tool
+    envs); a clear error otherwise.
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> type(step_chain_env(gym.make("densegym/ToolShop-Lookup-v0"))).__name__
+        'LookupEnv'
+    """
+    base = env.unwrapped
+    if isinstance(base, ReasoningEnv):
+        return base
+    needed = ("wrong_step", "committed", "get_state", "set_state", "clone")
+    if all(callable(getattr(type(base), name, None)) for name in needed) and hasattr(
+        type(base), "steps"
+    ):
+        return base
+    return reasoning_env(env)
+
+
+def question_of(state: Any) -> str:
+    """Return the question text of a state's task (a tool state's request).
+
+    Example:
+        >>> import gymnasium as gym, densegym
+        >>> env = gym.make("densegym/ToolShop-Lookup-v0"); _ = env.reset(seed=0)
+        >>> question_of(env.unwrapped.get_state()) == env.unwrapped.task["request"]
+        True
+    """
+    if isinstance(state, ReasoningState):
+        return str(state.task.question)
+    question = getattr(state.task, "question", None)
+    return str(question if question is not None else state.question)
 
 
 def state_key(state: ReasoningState) -> tuple[Any, ...]:
