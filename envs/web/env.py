@@ -12,6 +12,7 @@ import gymnasium as gym
 
 from densegym.envs.web.browser import BrowserDied, BrowserDriver
 from densegym.envs.web.catalog import catalogue_for_seed
+from densegym.envs.web.pae import INSTRUCTION_MODES, InstructionWriter
 from densegym.envs.web.server import HOST, ShopClient, ShopServer
 from densegym.envs.web.site import PAGE_SIZE, option_id, parse_path, session_prefix
 from densegym.envs.web.tasks import WebTask, generate_task, score_purchase
@@ -122,6 +123,12 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
         max_observation_chars: the observation's length bound.
         render_mode: ``None``, ``"ansi"``, ``"human"`` or (``driver="chromium"``)
             ``"rgb_array"``: a screenshot of the page, taken only when :meth:`render` is called.
+        instruction: ``"template"`` (default), or PAE-style ``"paraphrase"``/``"propose"``:
+            an LLM writes the instruction from the target's item page while the score stays
+            programmatic; an instruction that omits a scored fact falls back to the template,
+            flagged in ``task["instruction_source"]`` (:mod:`densegym.envs.web.pae`).
+        instruction_llm: the LLM spec (or backend, or a ready
+            :class:`~densegym.envs.web.pae.InstructionWriter`) for those modes.
 
     Example:
         >>> env = WebShopEnv(difficulty=1)
@@ -162,7 +169,11 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
         max_invalid_in_row: int = 5,
         max_observation_chars: int = 8192,
         render_mode: str | None = None,
+        instruction: str = "template",
+        instruction_llm: Any = "smollm2",
     ):
+        if instruction not in INSTRUCTION_MODES:
+            raise ValueError(f"instruction must be one of {INSTRUCTION_MODES}, got {instruction!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be one of {self.metadata['render_modes']}")
         if difficulty is not None and difficulty not in self.levels:
@@ -198,6 +209,15 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
         self._browser = BrowserDriver() if driver == "chromium" else None
         self._n_browser_restarts = 0
         self._n_server_restarts = 0
+        self.instruction = instruction
+        self._writer: InstructionWriter | None = None
+        if instruction != "template":
+            self._writer = (
+                instruction_llm
+                if isinstance(instruction_llm, InstructionWriter)
+                else InstructionWriter(instruction_llm, mode=instruction)
+            )
+        self._instruction_meta: dict[str, Any] = {"instruction_source": "template"}
         self._server_restarted = False
 
     # -- the site -----------------------------------------------------------------
@@ -276,6 +296,11 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
             }
             if self.problem is not None:
                 data.update(self.problem.to_dict())
+                meta = self._instruction_meta
+                if meta.get("for_task", self.problem) is self.problem:
+                    data.update({k: v for k, v in meta.items() if k != "for_task"})
+                else:  # a state set from elsewhere: its words' origin is not known here
+                    data["instruction_source"] = "restored"
             self._task_dict = data
         return self._task_dict
 
@@ -426,6 +451,18 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
             )
         elif not isinstance(problem, WebTask):
             raise TypeError(f"options['task'] must be a WebTask, got {type(problem).__name__}")
+        if self._writer is not None:  # PAE-style: the LLM's words, the same judge
+            written = self._writer.write(
+                self.catalogue, problem, f"{self.catalogue_seed}/{self.n_products}"
+            )
+            problem = written.task
+            self._instruction_meta = {
+                "for_task": problem,
+                "instruction_source": written.source,
+                "instruction_fallback_reason": written.reason,
+                "template_instruction": written.template,
+                "instruction_stats": dict(self._writer.stats),
+            }
         self.problem, self._task_dict = problem, None
         self._path, self._history = "", []
         restarted = False
