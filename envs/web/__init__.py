@@ -16,8 +16,9 @@ search), ``site`` (the pages as HTML), ``server`` (the process's HTTP server and
 keep-alive client), ``text`` (the text driver: HTML to observation, action parsing),
 ``tasks`` (tasks solvable by construction, the purchase score) and ``env`` (the env).
 ``miniwob`` plays MiniWoB++ tasks (``densegym/MiniWoB-<task>-v0``) in the same Chromium
-with the same observation and grammar; ``frames`` writes an episode's screenshots
-(``render_mode="rgb_array"``) as one PNG strip.
+with the same observation and grammar; ``browser`` is the Chromium driver; ``pae`` lets an
+LLM write a task's instruction from the item page (PAE-style) under a programmatic guard.
+Screenshots (``render_mode="rgb_array"``) become a PNG strip with :mod:`densegym.frames`.
 
 Example:
     >>> from densegym.envs.web import WebShopEnv

@@ -105,9 +105,9 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
     ``driver="text"`` fetches pages over HTTP and parses them in process (~900 steps/s).
     ``driver="chromium"`` runs real headless Chromium through Selenium
     (:mod:`densegym.envs.web.browser`): it types queries, clicks links, radios and buttons
-    and presses Back, and reads ``page_source`` with the same parser, so both drivers give
-    the same observations and infos for the same episode. One browser per env, started at
-    the first reset and quit by :meth:`close`; a browser that dies or hangs is restarted,
+    and presses Back, and reads each page's serialised HTML with the same parser, so both
+    drivers give the same observations and infos for the same episode. One browser per env,
+    started at the first reset and quit by :meth:`close`; a browser that dies or hangs is restarted,
     the episode truncated with ``info["browser_restarted"]`` (``info["n_browser_restarts"]``
     counts them). ``step`` never raises for it.
 
