@@ -14,17 +14,22 @@ Section 2, agents on fixed tasks (task seeds ``1000 ..``) of Lookup, Orders and 
 random choice among 8 grounded candidates, a noisy oracle (the oracle's call with
 probability 0.7, else a random grounded candidate), A* (``search:astar``, progress
 heuristic, grounded candidates), and SB3 PPO on the grounded-candidates view trained
-with ``none`` vs ``potential`` (Φ = progress): success, score, calls per episode,
-invalid-call rate, wall time. Also ``best_of_n`` (4 rollouts) and ``q_select`` (4 calls a
-step) in tool-env form (:class:`ToolBestOfN`, :class:`ToolQSelect`): the grounded
-noisy-oracle proposer (q=0.7) and the oracle's value plus N(0, 0.1) noise as scorer;
+with ``none`` vs ``potential`` (Φ = progress) vs ``pav`` (noisy-oracle prover): success,
+score, calls per episode, invalid-call rate, wall time. Also ``best_of_n`` (4 rollouts)
+and ``q_select`` (4 calls a step) in tool-env form (:class:`ToolBestOfN`,
+:class:`ToolQSelect`): the grounded noisy-oracle proposer (q=0.7) and the oracle's value
+plus N(0, 0.1) noise as scorer;
 ``sim_calls`` counts the calls they step on clones.
 
 Section 3, BFCL multi-turn base (``densegym/BFCL-MultiTurn-v0``, the first
 ``--bfcl-entries`` entries): success per turn (turns never reached count as failed) and
 per entry for a random call (typed placeholder arguments), the noisy oracle (q=0.7) and
-the ground truth. A*, best_of_n and q_select need grounded candidates (or an LLM), which
-BFCL does not offer here, so they are not run on it.
+the ground truth; with ``--bfcl-llm <spec>`` also, on the first ``--bfcl-llm-entries``
+entries, LLM agents whose candidates are sampled through ``chat(..., tools=[schemas])``
+(:class:`~densegym.agents.llm.call_proposer.LLMCallProposer`): greedy (one greedy call a
+step), ``q_select`` (k=4), ``best_of_n`` (n=2 rollouts of the turn), honest A* (goal: the
+model ends the turn; h=0; g = calls + tool errors + 1 − vote share) and A* whose goal is
+BFCL's own turn check (an upper bound, it reads the checker); tokens and LLM calls too.
 
 Usage::
 
@@ -321,7 +326,7 @@ def _view(dim: int) -> dict[str, Any]:
     return {"id": "candidates", "k": K, "encoder": {"id": "ngram", "dim": dim}}
 
 
-PPO_SHAPINGS = ("none", "potential")
+PPO_SHAPINGS = ("none", "potential", "pav")
 
 
 def ppo_config(family: str, shaping: str, steps: int, logdir: str, dim: int) -> Any:
@@ -455,6 +460,8 @@ class BFCLNoisyOracle(BFCLRandom):
 def run_bfcl_agent(agent: Any, env: gym.Env, entries: list[int]) -> dict[str, Any]:
     """Play each entry once; success per turn and per entry, calls, invalid rate, wall time."""
     agent.bind(env)
+    usage = getattr(agent, "usage", None)
+    before = usage.snapshot() if usage is not None else None
     turns, wins, calls, invalid = [], [], [], 0
     start = time.perf_counter()
     for entry in entries:
@@ -478,10 +485,50 @@ def run_bfcl_agent(agent: Any, env: gym.Env, entries: list[int]) -> dict[str, An
         "calls_per_entry": float(np.mean(calls)),
         "invalid_rate": invalid / max(sum(calls), 1),
         "wall_s": time.perf_counter() - start,
+        **(
+            {"tokens": int(usage.since(before).tokens), "llm_calls": usage.since(before).calls}
+            if before is not None
+            else {}
+        ),
     }
 
 
-def bfcl(entries: int) -> dict[str, Any]:
+def bfcl_llm_agents(spec: str) -> dict[str, Any]:
+    """The LLM agents of section 3, sharing one loaded backend."""
+    from densegym.agents.llm.astar import AStarAgent
+    from densegym.agents.llm.tool_search import ToolBestOfN, ToolQSelect
+    from densegym.llm import load
+
+    llm = load(spec[4:] if spec.startswith("llm:") else spec)
+    common = {"max_tokens": 32, "seed": 0}
+    return {
+        f"greedy LLM ({spec})": ToolQSelect(llm, k=1, temperature=0.0, **common),
+        f"q_select (k=4, honest, {spec})": ToolQSelect(llm, k=4, **common),
+        f"best_of_n (n=2, honest, {spec})": ToolBestOfN(llm, n=2, max_depth=4, **common),
+        f"A* (honest: end_turn goal, h=0, {spec})": AStarAgent(
+            llm,
+            k=4,
+            goal="end_turn",
+            heuristic="zero",
+            error_cost=1.0,
+            vote_cost=1.0,
+            budget_expansions=8,
+            max_depth=6,
+            **common,
+        ),
+        f"A* (goal = BFCL turn check: upper bound, {spec})": AStarAgent(
+            llm,
+            k=4,
+            goal="success",
+            heuristic="zero",
+            budget_expansions=8,
+            max_depth=6,
+            **common,
+        ),
+    }
+
+
+def bfcl(entries: int, llm: str = "", llm_entries: int = 3) -> dict[str, Any]:
     """Measure section 3 on the first ``entries`` BFCL multi-turn base entries.
 
     A* needs grounded candidates or an LLM proposer; BFCL has neither here, so it is left
@@ -497,6 +544,17 @@ def bfcl(entries: int) -> dict[str, Any]:
         "noisy oracle (q=0.7)": run_bfcl_agent(BFCLNoisyOracle(0.7, 0), env, chosen),
         "oracle (ground truth)": run_bfcl_agent(BFCLNoisyOracle(1.0, 0), env, chosen),
     }
+    if llm:
+        for name, agent in bfcl_llm_agents(llm).items():
+            try:  # a failing agent is reported, never the end of the run
+                rows[name] = run_bfcl_agent(agent, env, chosen[:llm_entries])
+                rows[name]["entries"] = len(chosen[:llm_entries])
+                proposer = getattr(agent, "proposer", None) or agent._call_proposer
+                if proposer is not None:  # LLM samples: valid, invalid (dropped), padded
+                    rows[name]["proposals"] = proposer.stats.as_dict()
+            except Exception as error:  # noqa: BLE001
+                rows[name] = {"error": f"{type(error).__name__}: {error}"}
+            print(name, json.dumps(rows[name]), flush=True)
     env.close()
     print("BFCL:", json.dumps(rows, indent=1), flush=True)
     return {"entries": len(chosen), "rows": rows}
@@ -543,10 +601,15 @@ def markdown(result: dict[str, Any]) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for name, row in section["rows"].items():
+            if "error" in row:
+                lines.append(f"| {name} | failed: {row['error']} | | | | | |")
+                continue
+            tokens = f", {row['tokens']:,} tokens" if row.get("llm_calls") else ""
             lines.append(
-                f"| {name} | {section['entries']} | {row['success_per_entry']:.2f} | "
+                f"| {name} | {row.get('entries', section['entries'])} | "
+                f"{row['success_per_entry']:.2f} | "
                 f"{row['success_per_turn']:.2f} | {row['calls_per_entry']:.1f} | "
-                f"{row['invalid_rate']:.3f} | {row['wall_s']:.1f} |"
+                f"{row['invalid_rate']:.3f} | {row['wall_s']:.1f}{tokens} |"
             )
     return "\n".join(lines)
 
@@ -563,6 +626,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--logdir", default="", help="PPO run folders (default: a temp folder)")
     parser.add_argument("--workers", type=int, default=1, help="PPO runs at a time")
     parser.add_argument("--bfcl-entries", type=int, default=50, help="BFCL entries (0: skip)")
+    parser.add_argument("--bfcl-llm", default="", help="LLM spec for BFCL's LLM agents")
+    parser.add_argument("--bfcl-llm-entries", type=int, default=3, help="entries for them")
     from densegym.agents.runs.sweep import add_engine_arguments, engine_options
 
     add_engine_arguments(parser)
@@ -604,7 +669,8 @@ def main(argv: list[str] | None = None) -> int:
     }
     result["config"]["bfcl_entries"] = args.bfcl_entries
     if args.bfcl_entries:
-        result["bfcl"] = bfcl(args.bfcl_entries)
+        result["config"]["bfcl_llm"] = args.bfcl_llm
+        result["bfcl"] = bfcl(args.bfcl_entries, args.bfcl_llm, args.bfcl_llm_entries)
     result["wall_s"] = time.perf_counter() - start
     path = Path(args.results)
     path.parent.mkdir(parents=True, exist_ok=True)

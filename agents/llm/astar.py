@@ -12,11 +12,27 @@ copy of the env (``env.clone()``) once per call. ``g`` is the summed tool cost
   when the gold plan is the cheapest; an upper bound and a test fixture);
 * ``"zero"`` — uniform-cost search; or any callable ``h(env) -> float``.
 
-A finished episode is a goal when the copy reports ``is_success``: the simulator is
-the model A* plans with (as a search agent's verifier would be). Search stops at the
+A finished episode is a goal when the copy reports ``is_success`` (``goal="success"``,
+the default): the simulator is the model A* plans with (as a search agent's verifier
+would be), so its results are an **upper bound** on what an agent that cannot see the
+task's success check reaches. ``goal="end_turn"`` is the honest test: a node is a goal
+when the proposed calls themselves end the turn or episode (BFCL's ``end_turn()``,
+ToolShop's ``answer``/``report_infeasible``) after at least one call; the success check
+is never read. Search stops at the
 first goal popped, or when the per-plan budgets in expansions (``budget_expansions``)
 or generated tokens (``budget_tokens``) run out; then the agent follows the path to
 the most promising node (lowest ``h``, then ``g``) and searches again from there.
+
+On BFCL (``densegym/BFCL-MultiTurn-v0``) a search plans one user turn: a turn's end is
+the goal (``"success"``: the turn passed BFCL's state and response checks, an upper
+bound; ``"end_turn"``: the model ended it), and a child that ends the turn otherwise is
+dropped. Candidates come from an LLM through ``chat(..., tools=[schemas])``
+(:class:`~densegym.agents.llm.call_proposer.LLMCallProposer`: validated against the
+schemas, deduplicated, padded with ``end_turn()``); ``g`` adds ``error_cost`` per call
+that answers with a tool error and ``vote_cost`` × (1 − the share of the samples that
+proposed the call), both observable. ``h``: 0 for ``"zero"`` and ``"progress"`` (BFCL's
+checks are not observable before the turn ends), or ``"oracle"`` = the ground truth's
+remaining steps (a test fixture and an upper bound).
 
 On a reasoning env (``densegym/Arithmetic-v0``, ...) the same search runs over written
 steps, each costing 1, proposed by a prover spec (``"oracle-0.7"``) or an LLM; ``h`` is
@@ -50,7 +66,7 @@ from densegym.agents.llm.search_parts import Budget
 from densegym.envs.tools.calls import parse_call
 from densegym.llm.usage import Usage
 
-__all__ = ["HEURISTICS", "AStarAgent", "SearchResult"]
+__all__ = ["GOALS", "HEURISTICS", "AStarAgent", "SearchResult"]
 
 
 def _is_reasoning(base: Any) -> bool:
@@ -65,6 +81,8 @@ def _history(base: Any) -> tuple[Any, ...]:
 
 #: Heuristics by name (a callable ``h(env) -> float`` is accepted too).
 HEURISTICS = ("progress", "oracle", "zero")
+#: Goal tests: the simulator's success check (an upper bound) or the model ending the turn.
+GOALS = ("success", "end_turn")
 
 _PROMPT = (
     "You serve a customer by calling tools, one call per turn.\n\n{observation}\n\n"
@@ -129,6 +147,11 @@ class AStarAgent:
         budget_steps: candidate calls (or steps) that may be proposed per search.
         max_depth: calls per searched path.
         include_oracle: add the oracle's next call to every expansion (tests only).
+        goal: ``"success"`` (the simulator's success check: an upper bound) or
+            ``"end_turn"`` (the proposed calls end the turn or episode; honest).
+        error_cost: added to ``g`` per call whose result is a tool error.
+        vote_cost: added to ``g`` × (1 − the share of an LLM proposer's samples that
+            proposed the call).
         temperature: sampling temperature of an LLM proposer.
         max_tokens: tokens per sampled call of an LLM proposer.
         seed: seed of an LLM proposer's sampling.
@@ -152,6 +175,9 @@ class AStarAgent:
         budget_steps: int | None = None,
         max_depth: int = 16,
         include_oracle: bool = False,
+        goal: str = "success",
+        error_cost: float = 0.0,
+        vote_cost: float = 0.0,
         temperature: float = 0.8,
         max_tokens: int = 64,
         seed: int = 0,
@@ -163,6 +189,8 @@ class AStarAgent:
             raise ValueError(
                 f"heuristic must be one of {HEURISTICS} or a callable, got {heuristic!r}"
             )
+        if goal not in GOALS:
+            raise ValueError(f"goal must be one of {GOALS}, got {goal!r}")
         if budget_expansions is not None and int(budget_expansions) < 1:
             raise ValueError(f"budget_expansions must be at least 1, got {budget_expansions!r}")
         self.k = int(k)
@@ -173,6 +201,10 @@ class AStarAgent:
         self.budget_steps = budget_steps
         self.max_depth = int(max_depth)
         self.include_oracle = bool(include_oracle)
+        self.goal = goal
+        self.error_cost = float(error_cost)
+        self.vote_cost = float(vote_cost)
+        self._call_proposer: Any = None
         self.temperature = float(temperature)
         self.max_tokens = int(max_tokens)
         self.seed = int(seed)
@@ -223,7 +255,12 @@ class AStarAgent:
             from densegym.agents.llm.search import fallback_answer
 
             return fallback_answer(base.get_state()), state
-        return base.candidate_actions(1)[0], state
+        from densegym.agents.llm.call_proposer import fallback_call
+
+        call = fallback_call(base)
+        if call is None:
+            raise RuntimeError(f"astar: no plan and no fallback call on {base}")
+        return call, state
 
     def plan(self, env: gym.Env | None = None) -> list[str]:
         """Search from the env's current state; return the calls to make from there."""
@@ -248,6 +285,8 @@ class AStarAgent:
             return float(self.heuristic(sim))
         if self.heuristic == "zero":
             return 0.0
+        if not hasattr(sim, "evaluation"):  # BFCL: no observable predicates
+            return float(sim.oracle_remaining()) if self.heuristic == "oracle" else 0.0
         if self.heuristic == "oracle":
             steps = sim.remaining_plan()
             if steps is None:
@@ -278,6 +317,21 @@ class AStarAgent:
         if not wanted:
             return []
         model = self._model_of()
+        from densegym.agents.llm.call_proposer import LLMCallProposer
+        from densegym.agents.llm.tool_policy import env_tools
+
+        if callable(getattr(model, "chat", None)) and env_tools(sim):
+            if self._call_proposer is None:
+                self._call_proposer = LLMCallProposer(
+                    model,
+                    temperature=self.temperature,
+                    max_tokens=self.max_tokens,
+                    seed=self.seed,
+                )
+            calls = self._call_proposer.propose(sim, self.k, budget)
+            if self.include_oracle:
+                calls.append(sim.oracle_step())
+            return list(dict.fromkeys(calls))
         before = model.usage.snapshot() if hasattr(model, "usage") else None
         started = time.perf_counter()
         outputs = model.generate(
@@ -311,7 +365,27 @@ class AStarAgent:
 
     @staticmethod
     def _key(sim: Any) -> tuple[Any, ...]:
+        if not hasattr(sim, "world_diff"):  # BFCL: the turn and its executed calls
+            return (sim._turn, tuple(sim._turn_calls))
         return (frozenset(sim._done_calls), json.dumps(sim.world_diff().as_dict(), sort_keys=True))
+
+    def _share(self, call: str) -> float:
+        proposer = self._call_proposer
+        return proposer.share(call) if proposer is not None and proposer.votes else 1.0
+
+    def _is_goal(self, info: dict[str, Any], terminated: bool, calls_before: int) -> bool | None:
+        """Whether a child is a goal; ``None``: it ended the turn otherwise (dropped)."""
+        turn_ended = bool(info.get("turn_ended"))
+        if not (terminated or turn_ended):
+            return False
+        if self.goal == "success":
+            if turn_ended and info.get("turn_success"):
+                return bool(info["turn_success"][-1]) or None
+            return bool(info.get("is_success")) or None
+        if turn_ended and info.get("forced_end_turn"):
+            return None
+        made = calls_before + int(info.get("tool", "") not in ("", "end_turn"))
+        return True if made > 0 else None
 
     def _budget(self) -> Budget:
         return Budget(max_steps=self.budget_steps, max_tokens=self.budget_tokens)
@@ -360,15 +434,21 @@ class AStarAgent:
             calls = self._propose(sim, budget)
             for rank, call in enumerate(calls):
                 sim.set_state(node.state)
+                made = sum(1 for r in sim.calls if getattr(r, "status", "ok") != "invalid")
                 _, _, terminated, truncated, info = sim.step(call)
                 evaluated += 1
                 if info["invalid_call"]:
                     continue
-                g = node.g + float(info["call_cost"])
-                if terminated:
-                    if info["is_success"]:
+                g = node.g + float(info.get("call_cost", 1.0))
+                g += self.error_cost * bool(info.get("tool_error"))
+                g += self.vote_cost * (1.0 - self._share(call))
+                goal = self._is_goal(info, terminated, made)
+                if goal or goal is None:
+                    if goal:
                         child = _Node(None, g, 0.0, node.depth + 1, call, node, goal=True)
                         heapq.heappush(frontier, (g, 0.0, -child.depth, rank, next(counter), child))
+                    continue
+                if terminated:
                     continue
                 if truncated:
                     continue

@@ -441,13 +441,19 @@ for _cls in (GreedyAgent, MajorityAgent, BestOfNAgent, BeamAgent, MCTSAgent, QSe
     SEARCH_AGENTS.register(_cls.name, _cls)
 # A* over tool calls (tool envs; imported on first use).
 SEARCH_AGENTS.register("astar", "densegym.agents.llm.astar:AStarAgent")
+#: best_of_n and q_select over tool calls: tool envs only (ToolShop, BFCL), so they are
+#: kept apart from the agents every env family runs; :func:`make_search_agent` builds both.
+TOOL_SEARCH_AGENTS: Registry[Any] = Registry("tool search agent")
+TOOL_SEARCH_AGENTS.register("tool_best_of_n", "densegym.agents.llm.tool_search:ToolBestOfN")
+TOOL_SEARCH_AGENTS.register("tool_q_select", "densegym.agents.llm.tool_search:ToolQSelect")
 
 
 def make_search_agent(name: str, **kwargs: Any) -> SearchAgent:
     """Build a search agent by name; ``kwargs`` go to its constructor.
 
-    Names: ``greedy``, ``majority``, ``best_of_n``, ``beam``, ``mcts``, ``q_select`` and
-    ``astar`` (:class:`~densegym.agents.llm.astar.AStarAgent`, for tool envs).
+    Names: ``greedy``, ``majority``, ``best_of_n``, ``beam``, ``mcts``, ``q_select`` and,
+    for tool envs, ``astar`` (:class:`~densegym.agents.llm.astar.AStarAgent`),
+    ``tool_best_of_n`` and ``tool_q_select`` (:mod:`densegym.agents.llm.tool_search`).
 
     Raises:
         ValueError: ``name`` is not registered (the message lists the registered names).
@@ -460,4 +466,6 @@ def make_search_agent(name: str, **kwargs: Any) -> SearchAgent:
         ...
         ValueError: unknown search agent 'dfs'; registered search agents: astar, beam, ...
     """
+    if name in TOOL_SEARCH_AGENTS:
+        return TOOL_SEARCH_AGENTS.get(name)(**kwargs)
     return SEARCH_AGENTS.get(name)(**kwargs)
