@@ -153,6 +153,25 @@ def web_progress(env: gym.Env, obs: Any) -> float:
     return float(env.shop_progress())
 
 
+@register_potential("web_item_match", needs=("viewed_item_match",))
+def web_item_match(env: gym.Env, obs: Any) -> float:
+    """Purchase score of the item being viewed, with its options as chosen, in [0, 1].
+
+    Reads ``env.viewed_item_match()`` (:class:`~densegym.envs.web.env.WebShopEnv`): the
+    attribute/option/price match of the page's item, 0 off item pages.
+    """
+    return float(env.viewed_item_match())
+
+
+@register_potential("web_target_rank", needs=("target_rank_score",))
+def web_target_rank(env: gym.Env, obs: Any) -> float:
+    """``1 / rank`` of the target among the current query's results, in [0, 1].
+
+    Reads ``env.target_rank_score()`` (:class:`~densegym.envs.web.env.WebShopEnv`).
+    """
+    return float(env.target_rank_score())
+
+
 @register_potential("oracle_distance", needs=("oracle_distance",))
 def oracle_distance(env: gym.Env, obs: Any) -> float:
     """``−d`` for the oracle's normalised distance to the goal ``d`` in [0, 1] (1: lost).

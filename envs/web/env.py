@@ -382,6 +382,37 @@ class WebShopEnv(TextRendering, gym.Env[str, str]):
             return 0.25 if any(e.id == link for e in self._page.elements) else 0.0
         return 0.0
 
+    def viewed_item_match(self) -> float:
+        """The purchase score of the item on screen with its options as chosen, in [0, 1].
+
+        The ``web_item_match`` potential: on an item page (or one of its sub-pages) the
+        WebShop score the item would earn if bought now (attributes, chosen options, price,
+        category); 0 on every other page. A Buy ends the episode with the score itself.
+        """
+        task = self._require_task()
+        if self._done:
+            return float(self._score or 0.0)
+        kind, asin, _, params = parse_path(self._path)
+        product = self.catalogue.by_asin.get(asin) if kind in ("item", "sub") else None
+        if product is None:
+            return 0.0
+        chosen = {k[2:]: v for k, v in params.items() if k.startswith("o_")}
+        return float(score_purchase(task, product, chosen))
+
+    def target_rank_score(self) -> float:
+        """``1 / rank`` of the target in the results of the query being browsed (0: absent).
+
+        The ``web_target_rank`` potential. The query travels in the URL from the results
+        page to the item pages it links to, so "the last results" are those of the query
+        in the current URL; before any search (and after Buy) it is 0.
+        """
+        task = self._require_task()
+        if self._done:
+            return 0.0
+        query = parse_path(self._path)[3].get("q", "")
+        hits = self.catalogue.search(query) if query else []
+        return 1.0 / (hits.index(task.asin) + 1) if task.asin in hits else 0.0
+
     def oracle_step(self) -> str:
         """Return the oracle's next action, re-planned from the current page."""
         steps = self.remaining_plan()
