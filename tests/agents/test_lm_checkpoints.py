@@ -47,7 +47,9 @@ def _losses(run_dir: Path) -> list[tuple[int, float]]:
 
     events = EventAccumulator(str(run_dir))
     events.Reload()
-    return [(e.step, e.value) for e in events.Scalars("lm/loss")]
+    # A resumed run writes a second event file; the order files are read in follows their
+    # names (timestamp, host, pid), so order by step as TensorBoard's charts do.
+    return sorted((e.step, e.value) for e in events.Scalars("lm/loss"))
 
 
 @pytest.fixture(scope="module")
