@@ -12,10 +12,16 @@
    (``pettingzoo_env_to_vec_env_v1`` + ``concat_vec_envs_v1``) against densegym's
    adapter: random-action steps, and PPO agent-steps/s through each (skipped with a
    note when SuperSuit is not installed: ``pip install supersuit``).
-2. **Learning**: PPO with parameter sharing on the same id with ``none``, team
-   ``potential`` and per-agent ``count``, a few seeds at a small budget, trained by
-   densegym's sweep (``--engine local|ray`` like every grid benchmark); the team success
-   rate at the end of each run.
+2. **Learning**: PPO with parameter sharing on each id of ``--learn-envs`` (default MPE's
+   ``MA-SparseSpread-v0`` with N = 2 and the grid ``MA-SwitchDoor-N2-S9-v0``, each with its
+   own agent-step budget, ``id:steps``) with ``none``, team ``potential``, per-agent
+   ``count`` and batched ``e3b`` (one module, one row per agent), ``--seeds`` seeds,
+   trained by densegym's sweep (``--engine local|ray`` like every grid benchmark). Per run:
+   the team success rate at the end (last 30 team episodes) and the agent-steps at which
+   the logged team success first reached 50 %; per env, the sweep's ``success_rate.png``
+   (per-agent success) and ``team_success_rate.png`` (team success, from each run's
+   ``progress.csv``). ``--learning-only`` runs this part alone and replaces only the
+   ``learning`` entry of the results file.
 
 3. **Text games**: the scripted oracle team, a uniformly random team (over each game's
    legal lines) and LLM teams (``TeamLLMPolicy``: one prompted policy per agent, two
@@ -34,6 +40,7 @@ Usage:
     python benchmarks/multiagent.py --skip-learning      # the speed part only (~1 min)
     python benchmarks/multiagent.py --steps 20000 --seeds 1 --speed-steps 2000   # smoke
     python benchmarks/multiagent.py --text-only --text-episodes 5   # section 3 (~3 min)
+    OMP_NUM_THREADS=1 python benchmarks/multiagent.py --learning-only   # section 2 (~30 min)
 """
 
 from __future__ import annotations
@@ -71,7 +78,13 @@ LEARN_SHAPINGS: list[Any] = [
     None,
     {"id": "potential", "scope": "team"},
     {"id": "count", "coef": 0.05},
+    {"id": "e3b", "batched": True},
 ]
+#: The ids of the learning part with their agent-step budgets (``--learn-envs``): sized so
+#: that 2 ids x 4 shapings x 3 seeds fit in ~35 min on 2 loaded cores (2026-12-05).
+LEARN_ENVS = "densegym/MA-SparseSpread-v0:250000,densegym/MA-SwitchDoor-N2-S9-v0:500000"
+#: The team success level whose first crossing the learning table reports.
+LEARN_LEVEL = 0.5
 
 
 #: The ids of the speed part: a grid task of each family and MPE's spread (N = 2).
@@ -257,17 +270,78 @@ def print_speed(env_id: str, forms: dict[str, Any], rounds: int) -> None:
             )
 
 
+def parse_learn_envs(text: str, default_steps: int) -> list[tuple[str, int]]:
+    """``id[:steps],...`` as ``(id, agent-steps)`` pairs; a bare id gets ``default_steps``.
+
+    Example:
+        >>> parse_learn_envs("densegym/MA-SparseSpread-v0:1000,densegym/MA-GridSpread-N2-S6-v0", 5)
+        [('densegym/MA-SparseSpread-v0', 1000), ('densegym/MA-GridSpread-N2-S6-v0', 5)]
+    """
+    pairs = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        env_id, _, steps = item.partition(":")
+        pairs.append((env_id, int(steps) if steps else default_steps))
+    if not pairs:
+        raise ValueError(f"--learn-envs names no id: {text!r}")
+    return pairs
+
+
+def team_curve(run_dir: str | Path) -> Any:
+    """A run's team success curve from its ``progress.csv``: ``timesteps, success_rate``.
+
+    The rows are SB3's log rows (one per PPO iteration) where the team success window
+    had at least one team episode; an empty frame when the file is missing.
+    """
+    import pandas as pd
+
+    path = Path(run_dir) / "progress.csv"
+    try:
+        frame = pd.read_csv(path)
+    except (OSError, ValueError):
+        return pd.DataFrame(columns=["timesteps", "success_rate"])
+    columns = {"time/total_timesteps": "timesteps", "episode/team_success_rate": "success_rate"}
+    if not set(columns) <= set(frame.columns):
+        return pd.DataFrame(columns=["timesteps", "success_rate"])
+    return frame[list(columns)].rename(columns=columns).dropna().reset_index(drop=True)
+
+
+def steps_to(curve: Any, level: float = LEARN_LEVEL) -> int | None:
+    """The first logged agent-step count at which ``success_rate`` reached ``level``."""
+    hit = curve[curve["success_rate"] >= level]
+    return None if hit.empty else int(hit["timesteps"].iloc[0])
+
+
 def learning(args: argparse.Namespace) -> dict[str, Any]:
-    """PPO (parameter sharing) with each shaping and seed; the team success per run."""
+    """PPO (parameter sharing) on each ``--learn-envs`` id, every shaping and seed."""
+    start = time.perf_counter()
+    by_env = {}
+    for env_id, steps in parse_learn_envs(args.learn_envs, args.steps):
+        by_env[env_id] = learning_env(args, env_id, steps)
+    return {
+        "seeds": args.seeds,
+        "level": LEARN_LEVEL,
+        "wall_s": time.perf_counter() - start,
+        "by_env": by_env,
+    }
+
+
+def learning_env(args: argparse.Namespace, env_id: str, steps: int) -> dict[str, Any]:
+    """PPO (parameter sharing) on one id with each shaping and seed; the team success per run."""
+    import pandas as pd
+
+    from densegym.agents.sb3.plotting import plot_success
+
     base = RunConfig(
-        args.env,
-        steps=args.steps,
+        env_id,
+        steps=steps,
         n_envs=8,
         logdir=str(args.logdir),
-        log_every=max(1, args.steps // 20),
+        log_every=max(1, steps // 20),
     )
     result = sweep(
-        [args.env],
+        [env_id],
         LEARN_SHAPINGS,
         list(range(args.seeds)),
         base=base,
@@ -292,23 +366,80 @@ def learning(args: argparse.Namespace) -> dict[str, Any]:
         for row in result.rows
     ]
     table: dict[str, Any] = {}
+    frames = []
     for row in runs:
-        entry = table.setdefault(row["shaping"], {"team_success": [], "agent_steps_per_s": []})
+        curve = team_curve(row["run_dir"]) if row.get("run_dir") else team_curve("")
+        row["steps_to_team_success_50"] = steps_to(curve, LEARN_LEVEL)
+        row["team_success_peak"] = float(curve["success_rate"].max()) if len(curve) else None
+        if len(curve):
+            frames.append(curve.assign(shaping=row["shaping"], seed=row["seed"]))
+        entry = table.setdefault(
+            row["shaping"],
+            {"team_success": [], "steps_to_team_success_50": [], "agent_steps_per_s": []},
+        )
         entry["team_success"].append(row["team_success_rate"])
+        entry["steps_to_team_success_50"].append(row["steps_to_team_success_50"])
         entry["agent_steps_per_s"].append(row["env_steps_per_s"])
     for entry in table.values():
         finite = [v for v in entry["team_success"] if v is not None and np.isfinite(v)]
         entry["mean_team_success"] = float(np.mean(finite)) if finite else float("nan")
-    report = result.reports.get(args.env, {})
+        entry["seeds_reaching_50"] = sum(s is not None for s in entry["steps_to_team_success_50"])
+    report = result.reports.get(env_id, {})
+    plot = Path(report.get("plot", Path(args.logdir) / "success_rate.png"))
+    team_plot = plot.with_name("team_success_rate.png")
+    if frames:
+        plot_success(
+            pd.concat(frames, ignore_index=True),
+            team_plot,
+            title=f"{env_id} — PPO, team success",
+            order=list(table),
+        )
     return {
-        "env": args.env,
-        "steps": args.steps,
+        "env": env_id,
+        "steps": steps,
         "seeds": args.seeds,
         "wall_s": result.wall_s,
         "runs": runs,
         "by_shaping": table,
-        "plot": str(report.get("plot", "")),
+        "plot": str(plot),
+        "team_plot": str(team_plot) if frames else "",
     }
+
+
+def print_learning(part: dict[str, Any]) -> None:
+    """The learning table: per id and shaping, final team success per seed and steps to 50 %."""
+    for env_id, env_part in part["by_env"].items():
+        print(f"\nPPO on {env_id}, {env_part['steps']} agent-steps, {env_part['seeds']} seeds:")
+        for label, entry in env_part["by_shaping"].items():
+            per_seed = " ".join(f"{v:.2f}" for v in entry["team_success"])
+            reached = entry["steps_to_team_success_50"]
+            reach = " ".join("-" if s is None else f"{s:,}" for s in reached)
+            print(
+                f"  {label:24s} team success {entry['mean_team_success']:.2f} ({per_seed})  "
+                f"steps to 50 %: {reach}"
+            )
+        print(f"  curves: {env_part['plot']}, {env_part['team_plot']}")
+
+
+def learning_only(args: argparse.Namespace) -> None:
+    """Run section 2 alone; replace only the ``learning`` entry of ``--out``."""
+    part = learning(args)
+    try:  # read after training: the other parts may have been rewritten meanwhile
+        record = json.loads(args.out.read_text())
+    except (OSError, ValueError):
+        record = {}
+    if not isinstance(record, dict):
+        record = {}
+    record["learning"] = part
+    record["learning_date"] = date.today().isoformat()
+    record["learning_command"] = (
+        "OMP_NUM_THREADS=1 python benchmarks/multiagent.py --learning-only "
+        f"--learn-envs {args.learn_envs} --seeds {args.seeds} --workers {args.workers}"
+    )
+    print_learning(record["learning"])
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(record, indent=2))
+    print(f"\nwrote {args.out} (learning part {record['learning']['wall_s']:.0f} s)")
 
 
 #: The text games of section 3.
@@ -386,7 +517,13 @@ def main() -> None:
     parser.add_argument("--env", default="densegym/MA-SwitchDoor-N2-S7-v0")
     parser.add_argument("--speed-steps", type=int, default=20_000, help="joint steps per sample")
     parser.add_argument("--rounds", type=int, default=5, help="interleaved speed rounds")
-    parser.add_argument("--steps", type=int, default=150_000, help="agent-steps per PPO run")
+    parser.add_argument(
+        "--steps", type=int, default=150_000, help="agent-steps per PPO run (ids without :steps)"
+    )
+    parser.add_argument(
+        "--learn-envs", default=LEARN_ENVS, help="comma-separated id[:agent-steps] to learn on"
+    )
+    parser.add_argument("--learning-only", action="store_true", help="run section 2 alone")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--logdir", type=Path, default=Path("runs/bench_multiagent"))
@@ -414,6 +551,9 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.text_only:
         text_only(args)
+        return
+    if args.learning_only:
+        learning_only(args)
         return
     record: dict[str, Any] = {
         "command": "python benchmarks/multiagent.py",
@@ -446,10 +586,7 @@ def main() -> None:
         )
     if not args.skip_learning:
         record["learning"] = learning(args)
-        print(f"\nPPO on {args.env}, {args.steps} agent-steps, {args.seeds} seeds:")
-        for label, entry in record["learning"]["by_shaping"].items():
-            per_seed = " ".join(f"{v:.2f}" for v in entry["team_success"])
-            print(f"  {label:28s} team success {entry['mean_team_success']:.2f} ({per_seed})")
+        print_learning(record["learning"])
     if not args.skip_text:
         print(f"\ntext games, {args.text_episodes} episodes per team:")
         record["text_games"] = text_games(args)
