@@ -16,8 +16,8 @@ probability 0.7, else a random grounded candidate), A* (``search:astar``, progre
 heuristic, grounded candidates), and SB3 PPO on the grounded-candidates view trained
 with ``none`` vs ``potential`` (Φ = progress) vs ``pav`` (noisy-oracle prover): success,
 score, calls per episode, invalid-call rate, wall time. Also ``best_of_n`` (4 rollouts)
-and ``q_select`` (4 calls a step) in tool-env form (:class:`ToolBestOfN`,
-:class:`ToolQSelect`): the grounded noisy-oracle proposer (q=0.7) and the oracle's value
+and ``q_select`` (4 calls a step) in tool-env form (:class:`NoisyOracleBestOfN`,
+:class:`NoisyOracleQSelect`): the grounded noisy-oracle proposer (q=0.7) and the oracle's value
 plus N(0, 0.1) noise as scorer;
 ``sim_calls`` counts the calls they step on clones.
 
@@ -214,11 +214,13 @@ def _noisy_call(base: Any, rng: random.Random, q: float) -> str:
 class _ToolSearch:
     """Shared parts of the tool-env forms of ``best_of_n`` and ``q_select``.
 
-    ``agents/llm/search.py`` plans over reasoning states only, so these two run the same
-    rules on a tool env's clones: the proposer is the grounded noisy oracle
+    The reference forms on ToolShop, with privileged parts: the proposer is the grounded
+    noisy oracle
     (:func:`_noisy_call`), the scorer the oracle's value of a state, ``1 - oracle
     distance`` (a finished copy: ``is_success``), plus Gaussian noise of scale ``noise``.
-    ``sim_calls`` counts the calls stepped on clones (the search's compute).
+    ``sim_calls`` counts the calls stepped on clones (the search's compute). The
+    library's forms, with LLM or grounded proposers and an honest scorer, are
+    :class:`densegym.agents.llm.tool_search.ToolBestOfN` / ``ToolQSelect``.
     """
 
     def __init__(self, q: float = 0.7, noise: float = 0.1, seed: int = 0):
@@ -238,7 +240,7 @@ class _ToolSearch:
         return exact + self.rng.gauss(0.0, self.noise)
 
 
-class ToolBestOfN(_ToolSearch):
+class NoisyOracleBestOfN(_ToolSearch):
     """``best_of_n`` on a tool env: ``n`` proposer rollouts on clones, the best-scored one run."""
 
     def __init__(self, n: int = 4, max_depth: int = 16, **kwargs: Any):
@@ -266,7 +268,7 @@ class ToolBestOfN(_ToolSearch):
         return self.queue.pop(0), state
 
 
-class ToolQSelect(_ToolSearch):
+class NoisyOracleQSelect(_ToolSearch):
     """``q_select`` on a tool env: ``k`` proposed calls per step, the best-valued one taken."""
 
     def __init__(self, k: int = 4, **kwargs: Any):
@@ -394,8 +396,9 @@ def agents(
         astar = make_agent("search:astar")
         rows["A* (progress h, grounded)"] = run_agent(astar, text_env, seeds[:astar_tasks])
         rows["A* (progress h, grounded)"]["tasks"] = astar_tasks
-        rows["best_of_n (n=4, noisy oracle 0.7)"] = run_agent(ToolBestOfN(n=4), text_env, seeds)
-        rows["q_select (k=4, noisy oracle 0.7)"] = run_agent(ToolQSelect(k=4), text_env, seeds)
+        best_of_n, q_select = NoisyOracleBestOfN(n=4), NoisyOracleQSelect(k=4)
+        rows["best_of_n (n=4, noisy oracle 0.7)"] = run_agent(best_of_n, text_env, seeds)
+        rows["q_select (k=4, noisy oracle 0.7)"] = run_agent(q_select, text_env, seeds)
         text_env.close()
         if ppo_steps:
             view_env = gym.make(env_id, view=_view(dim))
